@@ -1,0 +1,77 @@
+"""Small helpers for the chapter notebooks: quoting computed numbers in the prose.
+
+The book quotes numbers through MyST-NB's ``glue``: a code cell computes a value and glues it
+under a name, and the text writes ``{glue:}`name``` where the number should appear, so text and
+code cannot disagree. :func:`glue_text` formats the value *before* gluing (a NumPy 2 scalar's
+``repr`` is ``np.float64(4.0)``, which would otherwise leak into the page) and glues an object
+whose plain-text form is exactly that string, without the quotes a ``str`` would get.
+
+Outside a book build (Colab, a plain Jupyter server) MyST-NB may be missing: the helpers then
+only return the formatted string, so every chapter still runs top to bottom.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["GluedText", "glue_figure", "glue_text"]
+
+_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_-]*$")
+
+
+class GluedText:
+    """A string that displays as itself (``text/plain`` and ``text/markdown``, no quotes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def _myst_glue():
+    try:
+        from myst_nb import glue
+    except ImportError:  # Colab or a bare Jupyter: nothing to glue into
+        return None
+    return glue
+
+
+def glue_text(name: str, value: Any, fmt: str = "") -> str:
+    """Format ``value`` with ``fmt`` and glue the result under ``name``; return the string.
+
+    >>> glue_text("x_min", 4.0000001, ".3f")
+    '4.000'
+    >>> glue_text("bad name", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be a glue key (letters, digits, _ and -, not starting with a digit), got 'bad name'
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            "name must be a glue key (letters, digits, _ and -, not starting with a digit), "
+            f"got {name!r}"
+        )
+    text = format(value, fmt)
+    glue = _myst_glue()
+    if glue is not None:
+        glue(name, GluedText(text), display=False)
+    return text
+
+
+def glue_figure(name: str, figure: Any) -> Any:
+    """Glue a matplotlib figure (or any displayable) under ``name`` without showing it here.
+
+    The page then places it with a ``{glue:figure}`` directive that carries the caption and the
+    alt text. Returns ``figure``.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"name must be a glue key, got {name!r}")
+    glue = _myst_glue()
+    if glue is not None:
+        glue(name, figure, display=False)
+    return figure

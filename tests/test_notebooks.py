@@ -1,0 +1,78 @@
+"""Every committed notebook is clean, and every chapter runs top to bottom in a fresh kernel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from conftest import ROOT, chapter_notebooks
+
+COMMITTED = sorted(
+    path
+    for folder in ("book", "solutions", "exercises")
+    for path in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in path.parts
+)
+CHAPTERS = chapter_notebooks()
+
+
+def install_spec() -> str:
+    """The pip requirement of the install cell, derived from the repository url in _config.yml."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"].rstrip("/")
+    branch = config["repository"].get("branch", "main")
+    return f"gdcourse @ git+{url}@{branch}"
+
+
+def first_code_cell(notebook):
+    return next(cell for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_there_are_ten_chapters():
+    assert [path.name[:2] for path in CHAPTERS] == [f"{n:02d}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebook_has_no_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {index} of {path.name} carries outputs"
+            assert cell.execution_count is None, f"cell {index} of {path.name} has a count"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_starts_with_guarded_install_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    cell = first_code_cell(notebook)
+    assert "import gdcourse" in cell.source
+    assert "except ImportError" in cell.source
+    assert f'%pip install --quiet "{install_spec()}"' in cell.source
+    assert "hide-cell" in cell.metadata.get("tags", []), "the install cell must be collapsed"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_executes_in_fresh_kernel(path: Path):
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()  # raises CellExecutionError on the first failing cell
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    assert not errors
+    # Execution time is measured by `make bench` (benchmarks/chapters.py), not asserted here.
