@@ -31,8 +31,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# GDCOURSE_STATIC=1: widgets show their static fallback in the built pages (see gdcourse/widgets.py)
 book: $(STAMP)
-	$(BIN)/jupyter-book build -W -n --keep-going --path-output . .
+	GDCOURSE_STATIC=1 $(BIN)/jupyter-book build -W -n --keep-going --path-output . .
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
