@@ -23,6 +23,7 @@ __all__ = [
     "Constant",
     "CosineAnnealing",
     "ExponentialDecay",
+    "InverseTimeDecay",
     "LinearWarmup",
     "Schedule",
     "SequentialSchedule",
@@ -116,6 +117,34 @@ class ExponentialDecay(Schedule):
     def __call__(self, k: int) -> float:
         k = _check_step(k)
         return self.lr * self.gamma**k
+
+
+@dataclass(frozen=True)
+class InverseTimeDecay(Schedule):
+    r"""Decay the learning rate like :math:`1/k`, the classic stochastic-approximation schedule.
+
+    .. math:: \eta_k = \frac{\eta_0}{1 + k / \tau}
+
+    It satisfies the Robbins–Monro conditions :math:`\sum_k \eta_k = \infty` and
+    :math:`\sum_k \eta_k^2 < \infty`, under which SGD converges to a minimizer instead of
+    hovering in a noise ball (Robbins & Monro, 1951; book chapter 4). In PyTorch:
+    ``LambdaLR(optimizer, lambda k: 1 / (1 + k / tau))``.
+
+    >>> schedule = InverseTimeDecay(1.0, tau=10)
+    >>> schedule(0), schedule(10), schedule(30)
+    (1.0, 0.5, 0.25)
+    """
+
+    lr: float
+    tau: float
+
+    def __post_init__(self) -> None:
+        check_number("lr", self.lr, minimum=0.0)
+        check_number("tau", self.tau, minimum=0.0, min_inclusive=False)
+
+    def __call__(self, k: int) -> float:
+        k = _check_step(k)
+        return self.lr / (1.0 + k / self.tau)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from gdcourse.schedules import (
     Constant,
     CosineAnnealing,
     ExponentialDecay,
+    InverseTimeDecay,
     LinearWarmup,
     SequentialSchedule,
     StepDecay,
@@ -26,6 +27,8 @@ def test_closed_forms():
     warmup = LinearWarmup(1.0, start_factor=0.25, total_iters=3)
     assert [warmup(k) for k in range(5)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
     assert Constant(0.3)(10**6) == 0.3
+    inverse = InverseTimeDecay(2.0, tau=4.0)
+    assert [inverse(k) for k in (0, 4, 12)] == [2.0, 1.0, 0.5]
 
 
 def test_cosine_is_monotone_on_its_first_half_period():
@@ -47,6 +50,7 @@ def test_sequential_switches_and_restarts_count():
         (lambda: StepDecay(0.1, step_size=2.5), TypeError, "step_size must be an integer"),
         (lambda: ExponentialDecay(0.1, gamma=math.nan), ValueError, "gamma must be finite"),
         (lambda: CosineAnnealing(0.1, t_max=0), ValueError, "t_max"),
+        (lambda: InverseTimeDecay(0.1, tau=0.0), ValueError, "tau must be > 0"),
         (lambda: CosineAnnealing(0.1, t_max=5, eta_min=-1), ValueError, "eta_min"),
         (lambda: LinearWarmup(0.1, start_factor=0.0), ValueError, "start_factor must be > 0"),
         (lambda: LinearWarmup(0.1, end_factor=1.5), ValueError, "end_factor"),
