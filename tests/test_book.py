@@ -32,7 +32,8 @@ def html(tmp_path_factory) -> Path:
     )
     log = result.stdout + result.stderr
     if result.returncode != 0:
-        warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        warnings = [line for line in log.splitlines()
+                    if ("WARNING" in line or "ERROR" in line) and "IPKernelApp" not in line]
         pytest.fail("strict book build failed:\n" + "\n".join(warnings[:40] or log.splitlines()[-40:]))
     return out / "_build" / "html"
 
@@ -75,6 +76,26 @@ def test_worked_example_numbers_are_glued(html):
 
 
 def test_solutions_never_reach_the_html(html):
+    import html as html_module
+
+    from exercise_students import secret_lines
+
     assert not list(html.rglob("solutions*"))
-    assert "BEGIN SOLUTION" not in "".join(p.read_text(errors="ignore") for p in html.rglob("*.html"))
+    pages = {p: html_module.unescape(p.read_text(errors="ignore")) for p in html.rglob("*.html")}
+    assert not any("BEGIN SOLUTION" in text or "HIDDEN TESTS" in text for text in pages.values())
+    for source in (ROOT / "solutions").rglob("*.ipynb"):
+        for line in secret_lines(nbformat.read(source, as_version=4)):
+            leaked = [p.name for p, text in pages.items() if line in text]
+            assert not leaked, (line, leaked)
+
+
+def test_exercise_pages_are_built_unexecuted_with_launch_buttons(html):
+    for source in (ROOT / "exercises").rglob("*.ipynb"):
+        page = html / source.relative_to(ROOT).with_suffix(".html")
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        assert "NotImplementedError" in soup.get_text()
+        assert not soup.select(".cell_output"), f"{page.name} was executed"
+        links = [a.get("href", "") for a in soup.find_all("a")]
+        assert any("mybinder.org" in link for link in links)
+        assert any("colab.research.google.com" in link for link in links)
 

@@ -1,0 +1,89 @@
+"""Regenerate the student notebooks in ``exercises/`` from the sources in ``solutions/``.
+
+    python -m gdcourse.release [--output DIR] [ASSIGNMENT ...]      (make exercises)
+
+Runs ``nbgrader generate_assignment`` for every assignment (no gradebook is touched: the grading
+pipeline registers assignments itself), strips outputs and execution counts, and writes the
+notebooks in a canonical form, so that regenerating gives byte-identical files and a test can
+check that ``exercises/`` is in sync with ``solutions/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+
+__all__ = ["assignments", "canonical", "release"]
+
+
+def assignments(source: Path = SOLUTIONS) -> list[str]:
+    """The assignment names: folders of ``solutions/`` that hold a notebook."""
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def canonical(notebook: nbformat.NotebookNode) -> str:
+    """A notebook as stable text: no outputs, no execution counts, sorted keys."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    text = nbformat.writes(notebook)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _nbgrader() -> str:
+    return str(Path(sys.executable).parent / "nbgrader")
+
+
+def release(names: list[str] | None = None, output: Path = EXERCISES) -> list[Path]:
+    """Generate the release version of ``names`` (all by default) into ``output``."""
+    names = names or assignments()
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               "GDCOURSE_GRADING_DIR": os.path.join(scratch, "grading")}
+        for name in names:
+            if not (SOLUTIONS / name).is_dir():
+                raise ValueError(f"no assignment {name!r} in {SOLUTIONS}")
+            result = subprocess.run(
+                [_nbgrader(), "generate_assignment", name, "--force", "--no-db",
+                 f"--CourseDirectory.release_directory={scratch}/release"],
+                cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{result.stderr}")
+            target = output / name
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir(parents=True)
+            for generated in sorted((Path(scratch) / "release" / name).glob("*.ipynb")):
+                notebook = nbformat.read(generated, as_version=4)
+                path = target / generated.name
+                path.write_text(canonical(notebook), encoding="utf-8")
+                written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gdcourse.release", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    parser.add_argument("--output", type=Path, default=EXERCISES, help="release folder")
+    args = parser.parse_args(argv)
+    for path in release(args.assignments, args.output):
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""nbgrader configuration for gdcourse (read by `nbgrader` run from the repository root).
+
+solutions/<assignment>/<notebook>.ipynb   source notebooks (instructors)
+exercises/<assignment>/<notebook>.ipynb   release notebooks (students), made by `make exercises`
+grading/                                  submissions, autograded copies, feedback, gradebook
+                                          (git-ignored: never commit student work or grades)
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+GRADING = os.environ.get("GDCOURSE_GRADING_DIR", os.path.join(ROOT, "grading"))
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "gdcourse"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = os.path.join(GRADING, "submitted")
+c.CourseDirectory.autograded_directory = os.path.join(GRADING, "autograded")
+c.CourseDirectory.feedback_directory = os.path.join(GRADING, "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
+
+# The stub students see in place of each solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Grading: a per-cell time limit (an infinite loop costs that question, not the run), and test
+# cells a student deleted are put back from the gradebook before grading.
+c.Execute.timeout = int(os.environ.get("GDCOURSE_CELL_TIMEOUT", "30"))
+c.Execute.interrupt_on_timeout = True
+c.OverwriteCells.add_missing_cells = True
