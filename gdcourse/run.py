@@ -7,16 +7,20 @@ r"""Running optimizers: on a loss with exact gradients, or on data with mini-bat
   ``batch_size = 1`` stochastic gradient descent, anything between mini-batch gradient descent:
   the optimizer is the same, only the gradient estimate changes.
 
-Divergence is detected, never plotted as silent NaNs: a run *diverges* when a parameter, the loss
-or the gradient stops being finite, or when the loss exceeds ``divergence_threshold`` times
-max(1, |L(x₀)|). With ``on_divergence="stop"`` (the default) the run stops there and the result
-says so (``diverged``, ``diverged_at``); with ``"raise"`` a :class:`DivergenceError` names the step.
+Divergence is detected, never plotted as silent NaNs. The rule: the iterate :math:`x_k` produced
+by step (update) ``k`` is *divergent* when a parameter, its loss or its gradient is not finite, or
+when its loss exceeds ``divergence_threshold × max(1, |L(x₀)|)`` (by default 10¹⁰ times the
+starting loss, at least 10¹⁰). The first divergent iterate ends the run: with
+``on_divergence="stop"`` (the default) the result keeps ``x_0 .. x_{k-1}`` and says so
+(``diverged=True``, ``diverged_at=k``); with ``"raise"`` a :class:`DivergenceError` names the step
+and the loss. All floating-point overflow on the way is silenced (no RuntimeWarning leaks out).
 
 Book: chapter 2 introduces :func:`minimize`, chapter 4 :func:`train`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +35,13 @@ _ON_DIVERGENCE = ("stop", "raise")
 
 
 class DivergenceError(ArithmeticError):
-    """Raised by :func:`minimize` and :func:`train` with ``on_divergence="raise"``."""
+    """Raised by :func:`minimize` and :func:`train` with ``on_divergence="raise"``.
+
+    ``step`` is the step (update) whose result diverged and ``loss`` the loss that gave it away.
+
+    >>> print(DivergenceError(7, 3.2e12))
+    diverged at step 7: loss = 3.2e+12 (lr too large?)
+    """
 
     def __init__(self, step: int, loss: float, message: str = "") -> None:
         self.step = step
@@ -54,7 +64,8 @@ def _check_run_options(divergence_threshold: float, on_divergence: str) -> None:
 
 
 def _check_optimizer(optimizer: Any) -> None:
-    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "step", None))):
+    if not (callable(getattr(optimizer, "init", None))
+            and callable(getattr(optimizer, "step", None))):
         raise TypeError("optimizer must have init(x) and step(x, grad, state) methods, e.g. "
                         f"gdcourse.optim.GD(lr=0.1); got {type(optimizer).__name__}")
 
@@ -65,8 +76,8 @@ class Trajectory:
 
     ``params[t]`` is :math:`x_t` for t = 0..steps (shape ``(steps + 1, *x0.shape)``);
     ``losses[t]`` and ``grad_norms[t]`` are the loss and gradient norm there. When the run
-    diverged, the arrays stop at the last finite iterate and ``diverged_at`` is the step whose
-    result was not acceptable.
+    diverged at step k (``diverged_at``), the arrays hold :math:`x_0 .. x_{k-1}`, all finite, and
+    ``steps`` is k − 1.
     """
 
     params: np.ndarray
@@ -97,20 +108,38 @@ class Trajectory:
         return _label(self.optimizer)
 
 
-def _diverged(loss_value: float, params: np.ndarray, grad: np.ndarray, limit: float) -> bool:
-    return (not np.isfinite(loss_value) or loss_value > limit
-            or not np.all(np.isfinite(params)) or not np.all(np.isfinite(grad)))
+def _finite(array: np.ndarray) -> bool:
+    return bool(np.isfinite(array).all())
+
+
+def _acceptable(loss_value: float, limit: float) -> bool:
+    """The loss part of the divergence rule: finite and at most ``limit``."""
+    return math.isfinite(loss_value) and loss_value <= limit
+
+
+def _loss_at(evaluate, x: np.ndarray) -> float:
+    """The loss at a possibly non-finite point, for the divergence message (inf/nan allowed)."""
+    if not _finite(x):
+        return math.nan if np.isnan(x).any() else math.inf
+    return float(evaluate(x))
 
 
 def minimize(loss: Any, x0: Any, optimizer: Any, steps: int, *,
              divergence_threshold: float = 1e10, on_divergence: str = "stop") -> Trajectory:
     """Run ``steps`` updates of ``optimizer`` on ``loss`` from ``x0`` with exact gradients.
 
+    ``loss`` needs ``value(x)`` and ``grad(x)`` (any :mod:`gdcourse.losses` loss); ``optimizer``
+    needs ``init(x)`` and ``step(x, grad, state)`` (any :mod:`gdcourse.optim` optimizer). A scalar
+    ``x0`` gives python floats to both, an array keeps its shape. Divergence follows the module's
+    rule: the first divergent iterate ends the run (or raises, with ``on_divergence="raise"``).
+
     >>> from gdcourse.losses import Parabola
     >>> from gdcourse.optim import GD
     >>> trajectory = minimize(Parabola(), 14.0, GD(lr=0.1), steps=100)
     >>> print(f"x_min = {trajectory.final_params:.3f}, L = {trajectory.final_loss:.3f}")
     x_min = 4.000, L = 0.000
+    >>> trajectory.params[:3].tolist(), trajectory.label
+    ([14.0, 13.0, 12.1], 'GD(lr=0.1)')
     >>> minimize(Parabola(), 14.0, GD(lr=2.5), steps=100).diverged_at
     29
     """
@@ -121,10 +150,12 @@ def minimize(loss: Any, x0: Any, optimizer: Any, steps: int, *,
     steps = check_int("steps", steps, minimum=0)
     _check_run_options(divergence_threshold, on_divergence)
     x = as_float_array("x0", x0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        loss_value, grad = loss.value(_as_output(x)), as_float_array("grad", loss.grad(_as_output(x)))
-        if not np.isfinite(loss_value) or not np.all(np.isfinite(x)):
-            raise ValueError(f"x0 must be a point where the loss is finite, got loss {loss_value}")
+    with np.errstate(all="ignore"):
+        loss_value = float(loss.value(_as_output(x))) if _finite(x) else math.nan
+        grad = as_float_array("grad", loss.grad(_as_output(x))) if _finite(x) else x
+        if not (math.isfinite(loss_value) and _finite(grad)):
+            raise ValueError(f"x0 must be a finite point where the loss and its gradient are "
+                             f"finite, got x0 = {x0!r}, loss = {loss_value}")
         limit = divergence_threshold * max(1.0, abs(loss_value))
         params, losses, norms = [x], [loss_value], [float(np.linalg.norm(grad))]
         state = optimizer.init(_as_output(x))
@@ -132,15 +163,16 @@ def minimize(loss: Any, x0: Any, optimizer: Any, steps: int, *,
         for step in range(1, steps + 1):
             new_x, state = optimizer.step(_as_output(x), _as_output(grad), state)
             x = as_float_array("x", new_x)
-            loss_value = float(loss.value(_as_output(x))) if np.all(np.isfinite(x)) else np.inf
-            grad = as_float_array("grad", loss.grad(_as_output(x))) if np.isfinite(loss_value) \
-                else np.full_like(x, np.nan)
-            if _diverged(loss_value, x, grad, limit):
-                diverged_at = step
-                break
-            params.append(x)
-            losses.append(loss_value)
-            norms.append(float(np.linalg.norm(grad)))
+            loss_value = _loss_at(lambda point: loss.value(_as_output(point)), x)
+            if _acceptable(loss_value, limit):
+                grad = as_float_array("grad", loss.grad(_as_output(x)))
+                if _finite(grad):
+                    params.append(x)
+                    losses.append(loss_value)
+                    norms.append(float(np.linalg.norm(grad)))
+                    continue
+            diverged_at = step
+            break
     if diverged_at is not None and on_divergence == "raise":
         raise DivergenceError(diverged_at, loss_value)
     return Trajectory(np.array(params), np.array(losses), np.array(norms), optimizer, loss,
@@ -159,6 +191,10 @@ class History:
       epoch;
     - ``grad_evals``: shape ``(updates + 1,)``, per-sample gradient evaluations so far (0 first);
       the fair x-axis for comparing batch sizes.
+
+    When the run diverged at update k (``diverged_at``), the arrays hold the updates before k and
+    the epochs completed before k: ``params`` has k rows, ``epoch_losses`` may be shorter than
+    ``epochs + 1``, and ``final_loss`` is the full-data loss after the last completed epoch.
     """
 
     params: np.ndarray
@@ -176,10 +212,12 @@ class History:
 
     @property
     def updates(self) -> int:
+        """Number of updates kept in the history."""
         return len(self.update_losses)
 
     @property
     def final_params(self) -> np.ndarray:
+        """The parameters after the last kept update."""
         return self.params[-1]
 
     @property
@@ -202,8 +240,20 @@ def train(problem: Any, x0: Any, optimizer: Any, batch_size: int, epochs: int, s
           on_divergence: str = "stop") -> History:
     """Train ``problem`` with ``optimizer`` on batches of ``batch_size`` for ``epochs`` epochs.
 
-    One generator, ``np.random.default_rng(seed)``, shuffles the samples at every epoch, so the
-    same seed gives the same history bit for bit.
+    ``problem`` needs ``n_samples``, ``dim``, ``loss(params, batch)`` and ``grad(params, batch)``
+    (and may offer ``loss_and_grad(params, batch)``, as :mod:`gdcourse.data`'s problems do, to
+    share the work). Each epoch visits every sample once, in batches from
+    :func:`gdcourse.data.minibatches`; the last batch of an epoch may be smaller. One generator,
+    ``np.random.default_rng(seed)``, shuffles the samples at every epoch, so the same seed gives
+    the same history bit for bit. ``batch_size = n_samples`` is batch gradient descent: every
+    update then uses all the data in its stored order (shuffling a single batch would change
+    nothing but the rounding), exactly like :func:`minimize` on the full-data loss.
+
+    Divergence follows the module's rule, checked with what training computes anyway: parameters
+    that are not finite right after an update, a mini-batch loss or gradient at them that is not
+    finite or too large (at the next update), or a full-data loss that is (at the end of an
+    epoch). ``diverged_at = k`` says the parameters of update k failed; the history keeps the
+    updates before it and the epochs completed before it.
 
     >>> from gdcourse.data import LinearRegression, linear_data
     >>> from gdcourse.optim import GD
@@ -211,14 +261,16 @@ def train(problem: Any, x0: Any, optimizer: Any, batch_size: int, epochs: int, s
     >>> history = train(problem, [0.0, 0.0], GD(lr=0.1), batch_size=10, epochs=3)
     >>> history.updates_per_epoch, history.updates, int(history.grad_evals[-1]), history.label
     (10, 30, 300, 'mini-batch (10)')
+    >>> history.params.shape, history.update_losses.shape, history.epoch_losses.shape
+    ((31, 2), (30,), (4,))
     """
     _check_optimizer(optimizer)
-    for method in ("loss", "grad", "n_samples"):
-        if not hasattr(problem, method):
-            raise TypeError("problem must have loss(params, batch), grad(params, batch) and "
-                            f"n_samples, e.g. gdcourse.data.LinearRegression; got "
+    for attribute in ("loss", "grad", "n_samples", "dim"):
+        if not hasattr(problem, attribute):
+            raise TypeError("problem must have loss(params, batch), grad(params, batch), "
+                            "n_samples and dim, e.g. gdcourse.data.LinearRegression; got "
                             f"{type(problem).__name__}")
-    n = problem.n_samples
+    n = check_int("problem.n_samples", problem.n_samples, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1, maximum=n)
     epochs = check_int("epochs", epochs, minimum=1)
     seed = check_int("seed", seed, minimum=0)
@@ -226,36 +278,55 @@ def train(problem: Any, x0: Any, optimizer: Any, batch_size: int, epochs: int, s
     x = as_float_array("x0", x0)
     if x.shape != (problem.dim,):
         raise ValueError(f"x0 must have shape ({problem.dim},) for this problem, got {x.shape}")
+    evaluate = getattr(problem, "loss_and_grad", None)
+    if not callable(evaluate):
+        def evaluate(params, batch):
+            return problem.loss(params, batch), problem.grad(params, batch)
     rng = np.random.default_rng(seed)
     updates_per_epoch = -(-n // batch_size)
-    with np.errstate(over="ignore", invalid="ignore"):
-        start_loss = problem.loss(x)
+    full_batch = batch_size == n
+    with np.errstate(all="ignore"):
+        start_loss, start_grad = evaluate(x, None)
+        start_loss = float(start_loss)
+        if not (_finite(x) and math.isfinite(start_loss) and _finite(np.asarray(start_grad))):
+            raise ValueError(f"x0 must be a finite point where the loss and its gradient are "
+                             f"finite, got x0 = {x0!r}, loss = {start_loss}")
         limit = divergence_threshold * max(1.0, abs(start_loss))
         params, update_losses, epoch_losses, evals = [x], [], [start_loss], [0]
         state = optimizer.init(x)
-        diverged_at = None
+        diverged_at = bad_loss = None
         update = 0
         for _ in range(epochs):
-            for batch in minibatches(n, batch_size, rng, shuffle=shuffle):
+            batches = [None] if full_batch else minibatches(n, batch_size, rng, shuffle=shuffle)
+            for batch in batches:
                 update += 1
-                batch_loss = problem.loss(x, batch)
-                grad = problem.grad(x, batch)
+                batch_loss, grad = evaluate(x, batch)
+                batch_loss = float(batch_loss)
+                if update > 1 and not (_acceptable(batch_loss, limit) and _finite(grad)):
+                    diverged_at, bad_loss = update - 1, batch_loss  # x came from update - 1
+                    break
                 x, state = optimizer.step(x, grad, state)
-                if _diverged(batch_loss, x, grad, limit):
-                    diverged_at = update
+                if type(x) is not np.ndarray:
+                    x = as_float_array("x", x)
+                if not _finite(x):
+                    diverged_at, bad_loss = update, _loss_at(problem.loss, x)
                     break
                 params.append(x)
                 update_losses.append(batch_loss)
-                evals.append(evals[-1] + batch.size)
+                evals.append(evals[-1] + (n if batch is None else batch.size))
             if diverged_at is not None:
                 break
-            epoch_loss = problem.loss(x)
-            if _diverged(epoch_loss, x, x, limit):
-                diverged_at = update
+            epoch_loss = float(problem.loss(x))
+            if not _acceptable(epoch_loss, limit):
+                diverged_at, bad_loss = update, epoch_loss
                 break
             epoch_losses.append(epoch_loss)
-    if diverged_at is not None and on_divergence == "raise":
-        raise DivergenceError(diverged_at, float(batch_loss))
+    if diverged_at is not None:
+        if on_divergence == "raise":
+            raise DivergenceError(diverged_at, bad_loss)
+        # keep x_0 .. x_{k-1}, their batch losses and the epochs completed before update k
+        del params[diverged_at:], update_losses[diverged_at - 1:], evals[diverged_at:]
+        del epoch_losses[1 + (diverged_at - 1) // updates_per_epoch:]
     return History(np.array(params), np.array(update_losses), np.array(epoch_losses),
                    np.array(evals), optimizer, batch_size, epochs, seed, updates_per_epoch, n,
                    diverged=diverged_at is not None, diverged_at=diverged_at)
