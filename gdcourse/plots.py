@@ -3,26 +3,43 @@ r"""Static figures and animations of optimization runs (matplotlib only).
 Conventions, the same for every function here:
 
 - Each plotting function takes ``ax=`` to draw into an existing Axes (a new figure otherwise) and
-  returns ``(fig, ax)``. Nothing calls ``plt.show()``.
-- Each figure carries a one-sentence **alt text** describing it for screen readers: read it with
-  :func:`alt_text` (the book passes it to the ``:alt:`` option of ``{glue:figure}``).
-- Colours come from the Okabe–Ito palette (safe for colour-blind readers) and every path also has
-  its own marker and line style, so nothing depends on colour alone.
-- Windows come from the loss (``loss.window``) unless ``window=`` is given.
-- A diverged run is drawn up to its last finite point and labelled "diverged at step k".
+  returns ``(fig, ax)``. Nothing calls ``plt.show()``; the caller closes the figure.
+- Each figure carries a one-sentence **alt text** describing what it shows for screen readers,
+  stored as ``fig.gdcourse_alt_text`` and read with :func:`alt_text`. Drawing several plots into
+  one figure keeps the text of the last call.
+- Colours come from the Okabe–Ito palette (:data:`OKABE_ITO`, safe for colour-blind readers) and
+  every path also has its own marker and line style (:func:`style`), so nothing depends on colour
+  alone. Start points are white circles, minima black stars, saddle points black crosses.
+- Windows come from the loss (``loss.window``) unless ``window=`` is given; nothing is hard-coded.
+- A diverged run (``run.diverged``) is drawn up to its last finite point and labelled
+  "diverged at step k" in the legend and beside its last point.
 
 Animations (:func:`animate_descent_1d`, :func:`animate_race`) return an
 :class:`IPython.display.HTML` object holding a self-contained JavaScript player
-(``FuncAnimation.to_jshtml``): it plays on a static web page with no kernel. Frame counts are
-bounded (long runs are subsampled) and the figure is closed afterwards so that no stray static copy
-is displayed.
+(``FuncAnimation.to_jshtml``): it plays on a static web page with no kernel and no network. Frame
+counts are bounded (long runs are subsampled to ``max_frames``), frames are small palette PNGs,
+the player's image carries the alt text (also ``player.gdcourse_alt_text``) and the figure is
+closed afterwards, so no stray static copy is displayed.
+
+For chapter authors::
+
+    fig, ax = plot_contour(loss, runs)          # or plot_curve_1d, plot_loss_curves, ...
+    glue_figure("fig-ch2-path", fig)             # gdcourse.book; then plt.close(fig)
+    alt_text(fig)                                # a generated description: a draft for :alt:
+
+and in the Markdown, a ``{glue:figure}`` directive with ``:alt:`` (MyST-NB takes the alt text
+literally, so write it there; :func:`alt_text` says what the figure contains). An animation is
+displayed by making it the cell's last expression, ``animate_race(loss, runs)``; its alt text
+travels inside the player.
 
 Book: chapter 1 (contours), 2 (1-D path, animation), 3 (learning-rate sweep), 4 (loss curves
-against gradient evaluations), 6–9 (races).
+against gradient evaluations), 5–8 (races), 9 (tuned paths).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from collections.abc import Iterable, Sequence
 from html import escape
@@ -109,6 +126,42 @@ def _run_label(run) -> str:
     return label
 
 
+def _marker_label(kind: str, loss, index: int) -> str:
+    """Legend label of the ``index``-th minimum/saddle marker: only the first gets one."""
+    if index:
+        return "_nolegend_"
+    if kind == "minimum":
+        return "minima" if len(loss.minimizers) > 1 else "minimum"
+    return "saddle point"
+
+
+_MARKER_LABELS = ("start", "minimum", "minima", "saddle point")
+
+
+def _legend(ax, **kwargs):
+    """A legend listing the runs first and the start/minimum markers after them."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] in _MARKER_LABELS)
+    return ax.legend([handles[i] for i in order], [labels[i] for i in order], **kwargs)
+
+
+def _mark_start(ax, point, color, *, first: bool) -> None:
+    """A white circle edged in the path's colour; the first one gets the legend entry "start"."""
+    ax.plot(*point, marker="o", markersize=9, markerfacecolor="white", markeredgecolor=color,
+            markeredgewidth=2, linestyle="none", zorder=4,
+            label="start" if first else "_nolegend_")
+
+
+def _mark_starts(ax, points, colors) -> None:
+    """Start markers of several runs: one black-edged circle when they all start together."""
+    points = [np.ravel(point) for point in points]
+    if len(points) > 1 and all(np.array_equal(p, points[0]) for p in points[1:]):
+        _mark_start(ax, points[0], "black", first=True)
+        return
+    for index, (point, color) in enumerate(zip(points, colors, strict=True)):
+        _mark_start(ax, point, color, first=index == 0)
+
+
 # --------------------------------------------------------------------------------------------
 # One-dimensional loss with iterates
 # --------------------------------------------------------------------------------------------
@@ -150,13 +203,15 @@ def plot_curve_1d(loss: Any, trajectories: Trajectory | Sequence[Trajectory] = (
             ax.annotate(f"diverged at step {run.diverged_at}", xy=(points[-1], run.losses[-1]),
                         xytext=(0, 12), textcoords="offset points", color=spec["color"],
                         ha="center", fontsize=9)
-    for minimizer in loss.minimizers:
+    _mark_starts(ax, [(np.ravel(run.params)[0], run.losses[0]) for run in runs],
+                 [style(index)["color"] for index in range(len(runs))])
+    for index, minimizer in enumerate(loss.minimizers):
         ax.plot([minimizer], [loss.value(minimizer)], marker="*", markersize=14, color="black",
-                linestyle="none", zorder=4)
+                linestyle="none", zorder=4, label=_marker_label("minimum", loss, index))
     ax.set(xlabel="parameter $x$", ylabel="loss $L(x)$",
            title=title or f"Gradient descent on the {loss.name}")
     if runs:
-        ax.legend(loc="upper center", fontsize=9)
+        _legend(ax, loc="upper center", fontsize=9, framealpha=0.9)
     described = "; ".join(
         f"{run.label} moves from x = {float(np.ravel(run.params[0])[0]):.3g} to "
         f"x = {float(np.ravel(run.params[-1])[0]):.3g} in {run.steps} steps"
@@ -228,21 +283,22 @@ def plot_contour(loss: Any, trajectories: Trajectory | Sequence[Trajectory] = ()
         ax.plot(path[:, 0], path[:, 1], color=spec["color"], linestyle=spec["linestyle"],
                 linewidth=1.8, marker=spec["marker"], markersize=4, markevery=every,
                 label=_run_label(run))
-        ax.plot(*path[0], marker="o", markersize=9, markerfacecolor="white",
-                markeredgecolor=spec["color"], markeredgewidth=2, linestyle="none")
         if run.diverged:
             ax.annotate(f"diverged at step {run.diverged_at}", xy=path[-1], xytext=(5, 5),
                         textcoords="offset points", color=spec["color"], fontsize=9)
-    for minimizer in loss.minimizers:
-        ax.plot(*minimizer[:2], marker="*", markersize=15, color="black", linestyle="none")
-    for saddle in getattr(loss, "saddle_points", ()):
+    _mark_starts(ax, [np.asarray(run.params)[0] for run in runs],
+                 [style(index)["color"] for index in range(len(runs))])
+    for index, minimizer in enumerate(loss.minimizers):
+        ax.plot(*minimizer[:2], marker="*", markersize=15, color="black", linestyle="none",
+                zorder=5, label=_marker_label("minimum", loss, index))
+    for index, saddle in enumerate(getattr(loss, "saddle_points", ())):
         ax.plot(*saddle[:2], marker="x", markersize=12, markeredgewidth=2.5, color="black",
-                linestyle="none")
+                linestyle="none", zorder=5, label=_marker_label("saddle", loss, index))
     (x0, x1), (y0, y1) = window[:2]
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$\\theta_1$", ylabel="$\\theta_2$",
            title=title or f"Paths on the {loss.name} loss")
     if runs:
-        ax.legend(loc="best", fontsize=8, framealpha=0.9)
+        _legend(ax, loc="best", fontsize=8, framealpha=0.9)
     described = "; ".join(
         f"{run.label} from ({run.params[0][0]:.2g}, {run.params[0][1]:.2g}) to "
         f"({run.params[-1][0]:.2g}, {run.params[-1][1]:.2g}) in {run.steps} steps"
@@ -250,7 +306,9 @@ def plot_contour(loss: Any, trajectories: Trajectory | Sequence[Trajectory] = ()
         for run in runs)
     _set_alt(fig, f"Contour map of the {loss.name} loss"
              + (f" with optimizer paths: {described}." if runs else ".")
-             + (" Black stars mark the minima." if loss.minimizers else ""))
+             + (" Black stars mark the minima." if loss.minimizers else "")
+             + (" A black cross marks the saddle point." if getattr(loss, "saddle_points", ())
+                else ""))
     return fig, ax
 
 
@@ -275,13 +333,13 @@ def plot_loss_curves(runs: Any, *, x: str = "step", ax=None, log: bool | None = 
         raise ValueError("runs must hold at least one Trajectory or History")
     if x not in _X_AXES:
         raise ValueError(f"x must be one of {sorted(_X_AXES)}, got {x!r}")
+    if x != "step" and any(isinstance(run, Trajectory) for run in runs):
+        raise ValueError("a Trajectory has no gradient evaluations or epochs: use x='step'")
     fig, ax = _new_axes(ax, (6.4, 4.0))
     every_value = []
     for index, run in enumerate(runs):
         spec = style(index)
         if isinstance(run, Trajectory):
-            if x != "step":
-                raise ValueError("a Trajectory has no gradient evaluations or epochs: use x='step'")
             xs, ys = np.arange(len(run.losses)), run.losses
         elif x == "epoch":
             xs, ys = np.arange(len(run.epoch_losses)), run.epoch_losses
@@ -310,14 +368,37 @@ def plot_loss_curves(runs: Any, *, x: str = "step", ax=None, log: bool | None = 
     return fig, ax
 
 
+def _optimizer_class(optimizer_class):
+    """An optimizer class from a class or a registry name such as "adam" (default GD)."""
+    from gdcourse.optim import GD, OPTIMIZERS
+
+    if optimizer_class is None:
+        return GD
+    if isinstance(optimizer_class, str):
+        key = optimizer_class.lower()
+        if key not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer_class!r}; choose from "
+                             f"{', '.join(OPTIMIZERS)}")
+        return OPTIMIZERS[key]
+    if not isinstance(optimizer_class, type):
+        raise TypeError("optimizer_class must be an optimizer class such as GD or a name such as "
+                        f"'gd', got {type(optimizer_class).__name__}")
+    return optimizer_class
+
+
 def lr_sweep(loss: Any, x0: Any, lrs: Iterable[float], steps: int, optimizer_class=None, **kw):
     """Final loss of ``optimizer_class(lr=lr, **kw)`` after ``steps`` steps, for each lr.
 
-    Returns ``(lrs, final_losses, diverged)`` as arrays; a diverged run's final loss is ``inf``.
-    """
-    from gdcourse.optim import GD
+    ``optimizer_class`` is a class (default :class:`~gdcourse.optim.GD`) or a name from
+    :data:`gdcourse.optim.OPTIMIZERS`. Returns ``(lrs, final_losses, diverged)`` as arrays; a
+    diverged run's final loss is ``inf``.
 
-    optimizer_class = GD if optimizer_class is None else optimizer_class
+    >>> from gdcourse.losses import Parabola
+    >>> lrs, finals, diverged = lr_sweep(Parabola(), 14.0, [0.1, 1.0, 2.5], steps=40)
+    >>> diverged.tolist()
+    [False, False, True]
+    """
+    optimizer_class = _optimizer_class(optimizer_class)
     lrs = np.asarray(list(lrs), dtype=float)
     if lrs.size == 0:
         raise ValueError("lrs must hold at least one learning rate")
@@ -333,15 +414,20 @@ def plot_lr_sweep(loss: Any, x0: Any, lrs: Iterable[float], steps: int, *, optim
                   ax=None, title: str | None = None, **hyperparameters):
     """Final loss after ``steps`` steps against the learning rate, on log–log axes.
 
-    Diverged runs are drawn as crosses along the top of the plot; for losses with a Lipschitz
-    constant L (parabolas, quadratics) the stability bound of gradient descent, lr = 2/L, is
-    drawn as a vertical line.
+    The y-axis shows the loss above the minimum when the loss knows its minimum value. Diverged
+    runs are drawn as crosses along the top of the plot; for losses with a Lipschitz constant L
+    (parabolas, quadratics) the stability bound of gradient descent, lr = 2/L, is drawn as a
+    vertical line. ``optimizer_class`` is a class or a name (default GD).
     """
     lrs, finals, diverged = lr_sweep(loss, x0, lrs, steps, optimizer_class, **hyperparameters)
     fig, ax = _new_axes(ax, (6.4, 4.0))
     ok = ~diverged
-    floor = np.finfo(float).tiny
-    shown = np.maximum(finals[ok], floor)
+    minimum = getattr(loss, "minimum_value", None)
+    excess = finals - (minimum if minimum is not None else 0.0)
+    # runs that land exactly on the minimum are drawn at the rounding floor, not at 1e-308
+    start_loss = abs(float(loss.value(np.asarray(x0, dtype=float))))
+    floor = 1e-16 * max(1.0, start_loss)
+    shown = np.maximum(excess[ok], floor)
     ax.plot(lrs[ok], shown, **{**style(0), "linestyle": "-"}, label="final loss")
     top = shown.max() * 10 if shown.size else 1.0
     if diverged.any():
@@ -352,12 +438,14 @@ def plot_lr_sweep(loss: Any, x0: Any, lrs: Iterable[float], steps: int, *, optim
         ax.axvline(2.0 / lipschitz, color="black", linestyle="--", linewidth=1.2,
                    label=f"stability bound 2/L = {2.0 / lipschitz:.3g}")
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set(xlabel="learning rate", ylabel=f"loss after {steps} steps",
+    if np.all(shown > 0):
+        ax.set_yscale("log")
+    what = "loss above the minimum" if minimum not in (None, 0.0) else "loss"
+    ax.set(xlabel="learning rate", ylabel=f"{what} after {steps} steps",
            title=title or f"Learning-rate sweep on the {loss.name}")
     ax.legend(fontsize=9)
     best = lrs[ok][np.argmin(finals[ok])] if ok.any() else None
-    _set_alt(fig, f"Final loss after {steps} steps against the learning rate on the {loss.name}"
+    _set_alt(fig, f"Final {what} after {steps} steps against the learning rate on the {loss.name}"
              + (f"; the lowest loss is reached at lr = {best:.3g}" if best is not None else "")
              + (f"; runs with lr from {lrs[diverged].min():.3g} up diverge" if diverged.any() else "")
              + (f"; a dashed line marks the bound 2/L = {2 / lipschitz:.3g}." if lipschitz else "."))
@@ -391,15 +479,41 @@ def _offline_player(html: str) -> str:
     return html
 
 
+# a frame in matplotlib's player: base64 wrapped at 76 characters with JavaScript line
+# continuations (backslash, newline)
+_FRAME = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)")
+
+
+def _palette_png(match: re.Match) -> str:
+    """Re-encode one PNG frame with an adaptive 256-colour palette.
+
+    Plots are flat colours and antialiased edges: the palette frame is about 3x smaller than
+    matplotlib's RGBA PNG (and smaller than JPEG), with no JPEG ringing around lines and text.
+    """
+    from PIL import Image
+
+    data = base64.b64decode(match.group(1).replace("\\", "").replace("\n", ""))
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    frame = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE,
+                           dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    frame.save(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _to_html(fig, animation):
     from IPython.display import HTML
 
     try:
-        # JPEG frames: a PNG frame of a contour map costs ~150 kB, a JPEG one a quarter of that
-        with mpl.rc_context({"animation.frame_format": "jpeg"}):
+        # lay the figure out once: the animated artists move inside fixed axes, and re-solving
+        # the constrained layout for every frame costs a third of the rendering time
+        fig.canvas.draw()
+        fig.set_layout_engine("none")
+        with mpl.rc_context({"animation.frame_format": "png"}):
             html = animation.to_jshtml(default_mode="once")
     finally:
         plt.close(fig)
+    html = _FRAME.sub(_palette_png, html)
     html = _offline_player(html)
     description = alt_text(fig)
     # the player's frame <img> gets the figure's alt text, for screen readers
@@ -413,55 +527,104 @@ def animate_descent_1d(loss: Any, trajectory: Trajectory, *, max_frames: int = 4
                        interval: int = 250, window=None):
     """Animate a point descending a 1-D loss: returns a self-contained HTML player.
 
-    Long runs are subsampled to at most ``max_frames`` frames.
+    Long runs are subsampled to at most ``max_frames`` frames (first and last always shown).
+    The window is the loss's, widened to hold every iterate of the run.
+
+    >>> from gdcourse.losses import Parabola
+    >>> from gdcourse.optim import GD
+    >>> run = minimize(Parabola(), 14.0, GD(lr=0.1), 60)
+    >>> player = animate_descent_1d(Parabola(), run, max_frames=8)
+    >>> type(player).__name__, alt_text(player)[:31]
+    ('HTML', 'Animation of GD(lr=0.1) descend')
     """
+    fig, draw, frames = _descent_frames(loss, trajectory, max_frames=max_frames, window=window)
+    animation = FuncAnimation(fig, draw, frames=frames, interval=interval, blit=False)
+    return _to_html(fig, animation)
+
+
+def _descent_frames(loss, trajectory, *, max_frames: int, window):
+    """The figure, the frame-drawing function and the frame indices of animate_descent_1d."""
     if not isinstance(trajectory, Trajectory):
         raise TypeError(f"trajectory must be a Trajectory, got {type(trajectory).__name__}")
+    if getattr(loss, "dim", None) != 1:
+        raise ValueError(f"animate_descent_1d needs a 1-D loss, got {getattr(loss, 'name', loss)!r}"
+                         f" with dim {getattr(loss, 'dim', '?')}; use animate_race for 2-D losses")
+    points = np.asarray(trajectory.params, dtype=float).reshape(len(trajectory.params), -1)[:, 0]
+    frames = _frame_indices(len(points), max_frames)  # checked before a figure exists
+    (low, high), = _window(loss, window, 1)
+    if window is None:  # a run that leaves the loss's window stays in view
+        low, high = min(low, points.min()), max(high, points.max())
     with mpl.rc_context({"figure.dpi": 72}):
-        fig, ax = plot_curve_1d(loss, (), window=window,
+        fig, ax = plot_curve_1d(loss, (), window=((low, high),),
                                 title=f"{trajectory.label} on the {loss.name}")
         fig.set_size_inches(5.6, 3.6)
-    points = np.asarray(trajectory.params, dtype=float).reshape(len(trajectory.params), -1)[:, 0]
     spec = style(0)
+    losses = trajectory.losses
+    _mark_start(ax, (points[0], losses[0]), spec["color"], first=False)
     trail, = ax.plot([], [], color=spec["color"], marker="o", markersize=4, linestyle=":")
     ball, = ax.plot([], [], marker="o", markersize=12, color=spec["color"], linestyle="none")
     caption = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top")
-    frames = _frame_indices(len(points), max_frames)
 
     def draw(t):
-        trail.set_data(points[: t + 1], trajectory.losses[: t + 1])
-        ball.set_data([points[t]], [trajectory.losses[t]])
-        caption.set_text(f"step {t}: x = {points[t]:.3f}, L = {trajectory.losses[t]:.3g}")
+        trail.set_data(points[: t + 1], losses[: t + 1])
+        ball.set_data([points[t]], [losses[t]])
+        text = f"step {t}: x = {points[t]:.3f}, L = {losses[t]:.3g}"
+        if trajectory.diverged and t == len(points) - 1:
+            text += f"\ndiverged at step {trajectory.diverged_at}"
+        caption.set_text(text)
         return trail, ball, caption
 
-    animation = FuncAnimation(fig, draw, frames=frames, interval=interval, blit=False)
     _set_alt(fig, f"Animation of {trajectory.label} descending the {loss.name} from "
-             f"x = {points[0]:.3g} to x = {points[-1]:.3g} over {trajectory.steps} steps.")
-    return _to_html(fig, animation)
+             f"x = {points[0]:.3g} to x = {points[-1]:.3g} over {trajectory.steps} steps"
+             + (f", diverging at step {trajectory.diverged_at}." if trajectory.diverged else "."))
+    return fig, draw, frames
 
 
 def animate_race(loss: Any, trajectories: Sequence[Trajectory], *, max_frames: int = 30,
                  interval: int = 200, window=None, resolution: int = 120):
-    """Animate several optimizers racing on a 2-D contour map: a self-contained HTML player."""
+    """Animate several optimizers racing on a 2-D contour map: a self-contained HTML player.
+
+    Every run advances one step per step of the longest run; long runs are subsampled to at
+    most ``max_frames`` frames. A diverged run stops at its last finite point and its legend
+    entry says "diverged at step k".
+    """
+    fig, draw, frames = _race_frames(loss, trajectories, max_frames=max_frames, window=window,
+                                     resolution=resolution)
+    animation = FuncAnimation(fig, draw, frames=frames, interval=interval, blit=False)
+    return _to_html(fig, animation)
+
+
+def _race_frames(loss, trajectories, *, max_frames: int, window, resolution: int):
+    """The figure, the frame-drawing function and the frame indices of animate_race."""
     runs = _as_list(trajectories, (Trajectory,), "trajectories")
     if not runs:
         raise ValueError("trajectories must hold at least one Trajectory")
+    if len(runs) > len(OKABE_ITO):
+        raise ValueError(f"at most {len(OKABE_ITO)} trajectories can race (one colour each), "
+                         f"got {len(runs)}")
+    for run in runs:
+        if np.asarray(run.params).shape[1:] != (2,):
+            raise ValueError("every trajectory must hold 2-D parameters to race on a contour map")
+    longest = max(len(run.params) for run in runs)
+    frames = _frame_indices(longest, max_frames)  # checked before a figure exists
     with mpl.rc_context({"figure.dpi": 72}):
-        fig, ax = plot_contour(loss, (), window=window, resolution=resolution, levels=15,
+        fig, ax = plot_contour(loss, runs[:0], window=window, resolution=resolution, levels=15,
                                title=f"Race on the {loss.name} loss")
         fig.set_size_inches(5.0, 4.2)
-    lines, heads = [], []
+    lines, heads, handles = [], [], []
     for index, run in enumerate(runs):
         spec = style(index)
-        line, = ax.plot([], [], color=spec["color"], linestyle=spec["linestyle"], linewidth=1.8,
-                        label=_run_label(run))
+        line, = ax.plot([], [], color=spec["color"], linestyle=spec["linestyle"], linewidth=1.8)
         head, = ax.plot([], [], marker=spec["marker"], color=spec["color"], markersize=9,
                         linestyle="none")
         lines.append(line)
         heads.append(head)
-    ax.legend(loc="best", fontsize=8)
-    longest = max(len(run.params) for run in runs)
-    frames = _frame_indices(longest, max_frames)
+        handles.append(((line, head), _run_label(run)))
+    _mark_starts(ax, [np.asarray(run.params)[0] for run in runs],
+                 [style(index)["color"] for index in range(len(runs))])
+    markers = [(h, label) for h, label in zip(*ax.get_legend_handles_labels(), strict=True)
+               if label in _MARKER_LABELS]
+    ax.legend(*zip(*(handles + markers), strict=True), loc="best", fontsize=8, framealpha=0.9)
     caption = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=9)
 
     def draw(t):
@@ -472,7 +635,7 @@ def animate_race(loss: Any, trajectories: Sequence[Trajectory], *, max_frames: i
         caption.set_text(f"step {t}")
         return (*lines, *heads, caption)
 
-    animation = FuncAnimation(fig, draw, frames=frames, interval=interval, blit=False)
-    _set_alt(fig, f"Animation of {', '.join(run.label for run in runs)} moving over the contour "
-             f"map of the {loss.name} loss for {longest - 1} steps.")
-    return _to_html(fig, animation)
+    _set_alt(fig, f"Animation of {', '.join(_run_label(run) for run in runs)} moving over the "
+             f"contour map of the {loss.name} loss for {longest - 1} steps"
+             + (". Black stars mark the minima." if loss.minimizers else "."))
+    return fig, draw, frames

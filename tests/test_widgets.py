@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import re
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
+from PIL import Image
 
-from gdcourse.losses import MultiMinimum, Parabola
-from gdcourse.optim import GD, Adam, Momentum
-from gdcourse.run import minimize
+from gdcourse.data import LinearRegression, linear_data
+from gdcourse.losses import MultiMinimum, Parabola, Quadratic, Rosenbrock
+from gdcourse.optim import GD, Adam, Momentum, Nesterov
+from gdcourse.run import minimize, train
 from gdcourse.widgets import (
     batch_size_explorer,
     is_static,
@@ -16,105 +24,309 @@ from gdcourse.widgets import (
     optimizer_comparison,
 )
 
+EXPLORERS = [lr_explorer, optimizer_comparison, batch_size_explorer, momentum_explorer]
+
+
+@pytest.fixture(autouse=True)
+def _no_figures_left():
+    plt.close("all")
+    yield
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------------------------
+# learning-rate explorer
+
 
 def test_lr_explorer_slider_reruns_and_updates_in_place():
     explorer = lr_explorer(static=False)
-    figure, path = explorer.figure, explorer.path
+    figure, path, loss_line = explorer.figure, explorer.path, explorer.loss_line
     explorer.controls["lr"].value = 0.5  # through the real ipywidgets observer
     expected = minimize(Parabola(), 14.0, GD(lr=0.5), 30)
-    assert explorer.figure is figure and explorer.path is path
-    np.testing.assert_allclose(path.get_xdata(), expected.params)
-    np.testing.assert_allclose(path.get_ydata(), expected.losses)
+    assert explorer.figure is figure
+    assert explorer.path is path
+    assert explorer.loss_line is loss_line
+    np.testing.assert_array_equal(path.get_xdata(), expected.params)
+    np.testing.assert_array_equal(path.get_ydata(), expected.losses)
+    np.testing.assert_array_equal(loss_line.get_ydata(), np.maximum(expected.losses, 1e-16))
+    np.testing.assert_array_equal(explorer.start.get_xydata(), [[14.0, 50.0]])
+    assert explorer.status.startswith("lr = 0.5: after 30 steps x = 4,")
+    assert not explorer.warning.get_visible()
     explorer.controls["lr"].value = 2.5
-    assert explorer.status == "lr = 2.5: diverged at step 29"
+    assert explorer.status == "lr = 2.5: diverged at step 29 (stable only for lr < 2/L = 2)"
+    assert explorer.warning.get_visible()
+    assert explorer.warning.get_text() == "diverged at step 29"
+    assert len(path.get_xdata()) == 29
     assert np.all(np.isfinite(path.get_xdata()))
+    # the curve and the limits follow the run out of the loss's window
+    assert explorer.axes[0].get_xlim()[1] >= path.get_xdata().max()
+    assert explorer.figure.texts[0].get_text() == explorer.status  # the status line
+    assert plt.get_fignums() == []  # the explorer never goes through pyplot
 
 
-def test_widget_image_is_refreshed_on_change():
+def test_lr_explorer_says_when_the_loss_grows_before_divergence_is_detected():
+    explorer = lr_explorer(static=True).update(lr=2.05)
+    run = explorer.trajectory
+    assert not run.diverged
+    assert run.losses[-1] > run.losses[0]
+    assert explorer.status == ("lr = 2.05: the loss grew from 50 to 934 in 30 steps "
+                               "(stable only for lr < 2/L = 2)")
+    assert explorer.warning.get_visible()
+
+
+def test_code_updates_move_the_sliders_and_the_image():
     explorer = lr_explorer(static=False)
-    widget = explorer.widget
-    image = widget.children[1]
-    before = image.value
+    image = explorer.widget.children[1]
+    before = bytes(image.value)
+    calls = []
+    original = explorer._draw
+    explorer._draw = lambda values: calls.append(values) or original(values)
+    explorer.update(lr=0.3, steps=12)
+    assert calls == [{"lr": 0.3, "x0": 14.0, "steps": 12}]  # one rerun, not one per control
+    assert explorer.controls["lr"].value == pytest.approx(0.3)
+    assert explorer.controls["steps"].value == 12
+    assert bytes(image.value) != before
+    assert bytes(image.value).startswith(b"\x89PNG")
     explorer.controls["steps"].value = 5
-    assert bytes(image.value) != bytes(before) and bytes(image.value).startswith(b"\x89PNG")
+    assert len(calls) == 2
+    assert len(explorer.path.get_xdata()) == 6
 
 
-def test_lr_explorer_on_other_loss_and_errors():
-    explorer = lr_explorer(MultiMinimum(), lr=0.05, steps=100)
-    expected = minimize(MultiMinimum(), MultiMinimum().default_start, GD(lr=0.05), 100)
-    np.testing.assert_allclose(explorer.path.get_xdata(), expected.params)
+def test_lr_explorer_on_a_loss_below_zero_and_errors():
+    loss = MultiMinimum()
+    explorer = lr_explorer(loss, lr=0.05, steps=100)
+    expected = minimize(loss, loss.default_start, GD(lr=0.05), 100)
+    np.testing.assert_array_equal(explorer.path.get_xdata(), expected.params)
+    # the minimum value is negative: the log axis shows the loss above it
+    shown = explorer.loss_line.get_ydata()
+    np.testing.assert_allclose(shown, np.maximum(expected.losses - loss.minimum_value, 1e-15))
+    assert np.all(shown > 0)
+    assert explorer.axes[1].get_yscale() == "log"
     with pytest.raises(ValueError, match="1-D loss"):
-        lr_explorer(object())
-    with pytest.raises(ValueError, match=r"lr must be in \[0.001, 3"):
+        lr_explorer(Rosenbrock())
+    with pytest.raises(ValueError, match=r"lr must be in \[0.001, 3\], got 10.0"):
         explorer.update(lr=10.0)
     with pytest.raises(ValueError, match="unknown control 'beta'"):
         explorer.update(beta=0.5)
+    with pytest.raises(TypeError, match="steps must be a number"):
+        explorer.update(steps="many")
+    with pytest.raises(ValueError, match="steps must be a whole number"):
+        explorer.update(steps=2.5)
+    with pytest.raises(ValueError, match="lr must be in"):
+        lr_explorer(lr=100.0)
+    np.testing.assert_array_equal(explorer.path.get_xdata(), expected.params)  # unchanged
 
 
-def test_comparison_changes_loss_and_learning_rates():
-    explorer = optimizer_comparison("rosenbrock", ["gd", "adam"], steps=50, static=False)
-    figure = explorer.figure
+def test_lr_range_and_static_lrs_follow_the_curvature():
+    explorer = lr_explorer(Parabola(curvature=10.0), lr=0.05)
+    assert explorer.specs["lr"].high == pytest.approx(0.3)
+    assert [v["lr"] for v in explorer.static_values] == pytest.approx([0.005, 0.05, 0.15, 0.205])
+
+
+# --------------------------------------------------------------------------------------------
+# optimizer comparison
+
+
+def test_comparison_changes_learning_rates_momentum_and_loss():
+    explorer = optimizer_comparison("rosenbrock", ["gd", "nesterov", "adam"], steps=50,
+                                    static=False)
+    figure, lines = explorer.figure, list(explorer.lines)
     explorer.controls["lr_adam"].value = 0.1
     loss = explorer.loss
     expected = minimize(loss, loss.default_start, Adam(lr=explorer.values["lr_adam"]), 50)
-    np.testing.assert_allclose(explorer.lines[1].get_xdata(), expected.params[:, 0])
+    np.testing.assert_array_equal(explorer.lines[2].get_xydata(), expected.params)
+    np.testing.assert_array_equal(explorer.heads[2].get_xydata(), expected.params[-1:])
+    np.testing.assert_array_equal(explorer.loss_lines[2].get_ydata(),
+                                  np.maximum(expected.losses, 1e-16))
+    explorer.controls["momentum_nesterov"].value = 0.5
+    expected = minimize(loss, loss.default_start, Nesterov(lr=1e-3, momentum=0.5), 50)
+    np.testing.assert_array_equal(explorer.lines[1].get_xydata(), expected.params)
+    assert explorer.trajectories[1].optimizer == Nesterov(lr=1e-3, momentum=0.5)
+    contours = list(explorer.axes[0].collections)
     explorer.controls["loss"].value = "beale"
-    assert explorer.loss.name == "Beale" and explorer.figure is figure
+    assert explorer.loss.name == "Beale"
+    assert explorer.figure is figure
+    assert explorer.lines == lines
+    assert not set(map(id, contours)) & set(map(id, explorer.axes[0].collections))  # redrawn
+    assert explorer.axes[0].get_xlim() == explorer.loss.window[0]
     expected = minimize(explorer.loss, explorer.loss.default_start, GD(lr=1e-3), 50)
-    np.testing.assert_allclose(explorer.lines[0].get_ydata(), expected.params[:, 1])
+    np.testing.assert_array_equal(explorer.lines[0].get_ydata(), expected.params[:, 1])
+    np.testing.assert_array_equal(explorer.start.get_xydata(), [explorer.loss.default_start])
+    contours = list(explorer.axes[0].collections)
+    explorer.update(steps=30)  # same loss: the contour map is not redrawn
+    assert list(explorer.axes[0].collections) == contours
+    assert explorer.status.startswith("Beale, 30 steps: final loss gd ")
+
+
+def test_comparison_takes_a_loss_object_and_fixed_hyperparameters():
+    loss = Quadratic.ill_conditioned(5.0)
+    explorer = optimizer_comparison(loss, ["adam", "momentum"], steps=20,
+                                    lrs={"adam": 0.2},
+                                    hyperparameters={"adam": {"betas": (0.8, 0.99)},
+                                                     "momentum": {"momentum": 0.6}})
+    assert explorer.values["loss"] == "quadratic"
+    assert explorer.loss is loss
+    assert explorer.values["momentum_momentum"] == 0.6
+    adam, momentum = explorer.trajectories
+    assert adam.optimizer == Adam(lr=0.2, betas=(0.8, 0.99))
+    assert momentum.optimizer == Momentum(lr=1e-3, momentum=0.6)
+    expected = minimize(loss, loss.default_start, Adam(lr=0.2, betas=(0.8, 0.99)), 20)
+    np.testing.assert_array_equal(explorer.lines[0].get_xydata(), expected.params)
+    assert explorer.static_values[0] == {"loss": "quadratic"}
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
-    [((("rosenbrock", ["sgd"])), "unknown optimizer 'sgd'"),
-     ((("rosenbrock", [])), "non-empty"),
-     ((("moon", ["gd"])), "unknown loss 'moon'")],
+    ("args", "kwargs", "message"),
+    [(("rosenbrock", ["sgd"]), {}, "unknown optimizer 'sgd'; choose from gd, momentum, nesterov"),
+     (("rosenbrock", []), {}, "non-empty"),
+     (("rosenbrock", "adam"), {}, "non-empty list of names"),
+     (("rosenbrock", ["adam", "Adam"]), {}, "distinct"),
+     (("moon", ["gd"]), {}, "unknown loss 'moon'; choose from rosenbrock"),
+     ((Parabola(), ["gd"]), {}, "needs a 2-D loss"),
+     (("rosenbrock", ["gd"]), {"hyperparameters": {"adam": {}}}, "not in the race"),
+     (("rosenbrock", ["gd"]), {"lrs": {"gd": 10.0}}, r"lr_gd must be in \[0.0001, 3\]"),
+     (("rosenbrock", ["adam"]), {"hyperparameters": {"adam": {"eps": -1.0}}}, "eps")],
 )
-def test_comparison_bad_arguments(args, message):
+def test_comparison_bad_arguments(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        optimizer_comparison(*args)
+        optimizer_comparison(*args, **kwargs)
 
 
-def test_batch_size_explorer_counts_updates():
+# --------------------------------------------------------------------------------------------
+# batch-size explorer
+
+
+def test_batch_size_explorer_plots_full_loss_against_work():
     explorer = batch_size_explorer(static=False)
+    figure = explorer.figure
     explorer.controls["batch_size"].value = 32
-    history = explorer.history
-    assert history.batch_size == 32 and history.updates == 8 * explorer.values["epochs"]
-    np.testing.assert_array_equal(explorer.curve.get_xdata(), history.grad_evals[1:])
-    np.testing.assert_array_equal(explorer.path.get_xdata(), history.params[:, 0])
+    problem = LinearRegression(*linear_data(256, seed=0))
+    history = train(problem, problem.default_start, GD(lr=0.1), 32, epochs=5, seed=0)
+    assert explorer.history.batch_size == 32
+    assert explorer.history.updates == 8 * 5
+    np.testing.assert_array_equal(explorer.path.get_xydata(), history.params)
+    np.testing.assert_array_equal(explorer.curve.get_xdata(), history.grad_evals)
+    minimum = problem.loss(problem.solution())
+    expected = [problem.loss(p) - minimum for p in history.params]
+    np.testing.assert_allclose(explorer.curve.get_ydata(), expected, rtol=1e-9, atol=1e-15)
+    reference = train(problem, problem.default_start, GD(lr=0.1), 256, epochs=5, seed=0)
+    np.testing.assert_array_equal(explorer.reference_path.get_xydata(), reference.params)
+    assert explorer.axes[1].get_legend().get_texts()[0].get_text() == "mini-batch (32)"
+    explorer.update(seed=3, batch_size=1)
+    assert explorer.history.label == "SGD"
+    assert explorer.history.seed == 3
+    assert explorer.figure is figure
+    assert explorer.status.startswith("SGD, lr = 0.1: 1280 updates of 1 sample in 5 epochs")
+    with pytest.raises(ValueError, match=r"batch_size must be in \[1, 256\]"):
+        explorer.update(batch_size=1000)
 
 
-def test_momentum_explorer_beats_gd_and_updates():
+def test_batch_size_explorer_reports_divergence():
+    explorer = batch_size_explorer(lr=1.0, batch_size=1, epochs=1)
+    assert explorer.history.diverged
+    assert explorer.status == f"SGD, lr = 1: diverged at update {explorer.history.diverged_at}"
+    assert np.all(np.isfinite(explorer.path.get_xydata()))
+
+
+# --------------------------------------------------------------------------------------------
+# momentum explorer
+
+
+def test_momentum_explorer_shows_the_zig_zag_and_updates():
     explorer = momentum_explorer(static=False)
-    explorer.controls["momentum"].value = 0.9
-    gd, momentum = explorer.trajectories
     loss = explorer.loss
+    assert explorer.values["lr"] == pytest.approx(0.875 * 2 / loss.lipschitz)
+    # plain GD zig-zags across the valley: the steep coordinate changes sign at every step
+    steep = explorer.gd_path.get_ydata()[1:12]
+    assert np.all(np.sign(steep[1:]) == -np.sign(steep[:-1]))
+    explorer.controls["momentum"].value = 0.9
+    gd, _momentum = explorer.trajectories
     expected = minimize(loss, loss.default_start, Momentum(lr=explorer.values["lr"], momentum=0.9),
                         explorer.values["steps"])
-    np.testing.assert_allclose(explorer.path.get_xdata(), expected.params[:, 0])
+    np.testing.assert_array_equal(explorer.path.get_xydata(), expected.params)
+    np.testing.assert_array_equal(explorer.curve.get_ydata(), np.maximum(expected.losses, 1e-16))
     assert gd.optimizer == GD(lr=explorer.values["lr"])
+    explorer.update(momentum=0.5)
+    assert explorer.trajectories[1].final_loss < 1e-3 * explorer.trajectories[0].final_loss
 
 
-@pytest.mark.parametrize("make", [lr_explorer, optimizer_comparison, batch_size_explorer,
-                                  momentum_explorer])
-def test_static_fallback_renders_small_multiples_with_alt_text(make, monkeypatch):
-    from IPython.core.formatters import format_display_data  # noqa: F401
+# --------------------------------------------------------------------------------------------
+# static fallback and display
 
+
+def decode_img(html: str) -> Image.Image:
+    data = re.search(r'<img src="data:image/png;base64,([^"]+)"', html).group(1)
+    return Image.open(io.BytesIO(base64.b64decode(data)))
+
+
+@pytest.mark.parametrize("make", EXPLORERS)
+def test_static_fallback_renders_small_multiples_with_alt_text(make):
     explorer = make()
-    values_before = dict(explorer.values)
+    values_before, status_before = dict(explorer.values), explorer.status
+    data_before = explorer.figure.axes[0].get_lines()[-1].get_xydata().copy()
     html = explorer.static_html()
-    assert html.startswith('<img src="data:image/png;base64,')
-    assert 'alt="' in html and explorer.title in html
-    assert explorer.values == values_before  # the fallback leaves the live state alone
-    monkeypatch.setenv("GDCOURSE_STATIC", "1")
-    assert is_static() and explorer._use_static()
+    image = decode_img(html)
+    width, height = explorer.figure.canvas.get_width_height()
+    rows = len(explorer.static_values)
+    assert rows >= 3
+    assert image.size == (width, rows * height + (rows - 1) * 9)
+    alt = re.search(r'alt="([^"]+)"', html).group(1)
+    assert alt.startswith(explorer.title)
+    assert alt.count("Row ") == rows
+    assert "Binder" in html
+    # the fallback leaves the live state alone
+    assert explorer.values == values_before
+    assert explorer.status == status_before
+    np.testing.assert_array_equal(explorer.figure.axes[0].get_lines()[-1].get_xydata(),
+                                  data_before)
+    figure = explorer.static_figure()
+    assert isinstance(figure, Figure)
+    assert figure.gdcourse_alt_text == explorer.alt_text()
+    assert plt.get_fignums() == []
+
+
+def test_static_rows_show_the_static_values():
+    explorer = lr_explorer()
+    alt = explorer.alt_text()
+    for lr in (0.05, 0.5, 1.5):
+        run = minimize(Parabola(), 14.0, GD(lr=lr), 30)
+        assert f"lr = {lr:g}: after 30 steps x = {run.final_params:.4g}" in alt
+    assert "lr = 2.05: the loss grew" in alt
 
 
 def test_display_gives_fallback_or_live_view(monkeypatch):
     explorer = lr_explorer()
     monkeypatch.setenv("GDCOURSE_STATIC", "1")
+    assert is_static()
     static = explorer._repr_mimebundle_()
-    assert static["text/html"].startswith("<img") and "alt=" in static["text/html"]
+    assert set(static) == {"text/html", "text/plain"}
+    assert "<img" in static["text/html"]
+    assert 'alt="Learning-rate explorer' in static["text/html"]
     monkeypatch.setenv("GDCOURSE_STATIC", "0")
+    assert not is_static()
     live = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in live
+    assert explorer._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"] == (
+        live["application/vnd.jupyter.widget-view+json"])  # one view, not one per display
+    monkeypatch.setenv("GDCOURSE_STATIC", "1")
+    forced = lr_explorer(static=False)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in forced
+    monkeypatch.delenv("GDCOURSE_STATIC")
+    assert "<img" in lr_explorer(static=True)._repr_mimebundle_()["text/html"]
+
+
+def test_without_ipywidgets_the_fallback_is_shown(monkeypatch):
+    import sys
+
+    explorer = momentum_explorer(static=False)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails
+    bundle = explorer._repr_mimebundle_()
+    assert "<img" in bundle["text/html"]
+
+
+def test_alt_text_follows_the_current_settings():
+    explorer = lr_explorer()
+    assert "after 30 steps" in explorer.alt_text()
+    explorer.update(steps=12)
+    assert "after 12 steps" in explorer.alt_text()
+    assert "after 30 steps" not in explorer.alt_text()
