@@ -9,7 +9,6 @@ STAMP  := $(VENV)/.installed-stamp
 # Tools such as nbgrader shell out to executables (alembic, jupyter) found on PATH:
 # put the virtual environment's bin first for every recipe.
 export PATH := $(BIN):$(PATH)
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help venv book test bench exercises grade clean

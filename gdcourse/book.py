@@ -63,9 +63,11 @@ def glue_text(name: str, value: Any, fmt: str = "") -> str:
     return text
 
 
-def glue_figure(name: str, figure: Any) -> Any:
+def glue_figure(name: str, figure: Any, *, dpi: int = 100) -> Any:
     """Glue a matplotlib figure (or any displayable) under ``name`` without showing it here.
 
+    A matplotlib figure is rendered to PNG first: how Jupyter displays a ``Figure`` depends on the
+    matplotlib backend (with ``MPLBACKEND=Agg`` it has only a text form), a PNG image does not.
     The page then places it with a ``{glue:figure}`` directive that carries the caption and the
     alt text. Returns ``figure``.
     """
@@ -73,5 +75,19 @@ def glue_figure(name: str, figure: Any) -> Any:
         raise ValueError(f"name must be a glue key, got {name!r}")
     glue = _myst_glue()
     if glue is not None:
-        glue(name, figure, display=False)
+        glue(name, _as_image(figure, dpi), display=False)
     return figure
+
+
+def _as_image(figure: Any, dpi: int) -> Any:
+    from matplotlib.figure import Figure
+
+    if not isinstance(figure, Figure):
+        return figure
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")

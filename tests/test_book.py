@@ -28,7 +28,8 @@ def html(tmp_path_factory) -> Path:
         [str(VENV_BIN / "jupyter-book"), "build", "-W", "-n", "--keep-going",
          "--path-output", str(out), str(ROOT)],
         capture_output=True, text=True, cwd=ROOT, check=False,
-        env={**os.environ, "GDCOURSE_STATIC": "1"},  # as `make book`: widgets render statically
+        # as `make book`: widgets render statically, and matplotlib picks its notebook backend
+        env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "GDCOURSE_STATIC": "1"},
     )
     log = result.stdout + result.stderr
     if result.returncode != 0:
@@ -61,9 +62,15 @@ def test_chapter_page_is_complete(html, notebook):
     keys = {key for cell in source.cells if cell.cell_type == "markdown"
             for key in GLUE_ROLE.findall(cell.source)}
     assert keys, f"{notebook.name} quotes no computed number"
-    # every figure is an image with alt text
+    # every figure is an image with alt text, and every glued figure became an image
     images = main.find_all("img")
     assert images, f"{notebook.name} has no figure"
+    glued_figures = sum(cell.source.count("{glue:figure}") for cell in source.cells
+                        if cell.cell_type == "markdown")
+    figure_images = [f for f in main.select("figure") if f.find("img")]
+    assert len(figure_images) >= glued_figures, (
+        f"{notebook.name}: {glued_figures} glued figures but {len(figure_images)} rendered images")
+    assert "<Figure size" not in text
     for image in images:
         assert image.get("alt", "").strip(), f"image {image.get('src')} has no alt text"
     # tracebacks would mean a failing cell slipped through
