@@ -30,11 +30,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+CHROMIUM     := /usr/bin/chromium
+ASSETS       := tests/browser
+ASSETS_STAMP := $(ASSETS)/node_modules/.package-lock.json
+
+# Debian's Chromium for tests/test_browser.py (Playwright's own browser download fails here).
+# A file target: a machine that already has it skips this.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+# Offline copies of the CDN assets the pages load (see README, "Maths and widgets offline").
+$(ASSETS_STAMP): $(ASSETS)/package-lock.json
+	npm ci --prefix $(ASSETS) --ignore-scripts --no-audit --no-fund
+	touch $@
+
 # GDCOURSE_STATIC=1: widgets show their static fallback in the built pages (see gdcourse/widgets.py)
 book: $(STAMP)
 	GDCOURSE_STATIC=1 $(BIN)/jupyter-book build -W -n --keep-going --path-output . .
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM) $(ASSETS_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

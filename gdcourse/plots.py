@@ -465,9 +465,10 @@ def _frame_indices(length: int, max_frames: int) -> np.ndarray:
 # matplotlib's player draws its buttons with Font Awesome loaded from a CDN, which readers offline
 # (or behind a firewall) never get: swap the icons for plain characters and drop the stylesheet.
 _PLAYER_ICONS = {
-    "fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u25c1",
-    "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
-    "fa fa-step-forward": "\u25b7", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+",
+    # characters common fonts (DejaVu) cover; U+23EE/U+23F8/U+23ED showed as empty boxes
+    "fa fa-minus": "\u2212", "fa fa-fast-backward": "|\u25c0", "fa fa-step-backward": "\u25c1",
+    "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u275a\u275a", "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u25b7", "fa fa-fast-forward": "\u25b6|", "fa fa-plus": "+",
 }
 _FONT_AWESOME = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"]*">\s*')
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _book_build import book_build, built_book  # noqa: F401  (session fixtures: one book build)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"

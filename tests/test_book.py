@@ -6,15 +6,13 @@ into a temporary output folder so it never disturbs a developer's ``_build``.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT, VENV_BIN, chapter_notebooks
+from conftest import ROOT, chapter_notebooks
 
 pytestmark = pytest.mark.slow
 
@@ -22,21 +20,9 @@ GLUE_ROLE = re.compile(r"\{glue(?::[a-z]*)?\}`([^`]+)`")
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [str(VENV_BIN / "jupyter-book"), "build", "-W", "-n", "--keep-going",
-         "--path-output", str(out), str(ROOT)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
-        # as `make book`: widgets render statically, and matplotlib picks its notebook backend
-        env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "GDCOURSE_STATIC": "1"},
-    )
-    log = result.stdout + result.stderr
-    if result.returncode != 0:
-        warnings = [line for line in log.splitlines()
-                    if ("WARNING" in line or "ERROR" in line) and "IPKernelApp" not in line]
-        pytest.fail("strict book build failed:\n" + "\n".join(warnings[:40] or log.splitlines()[-40:]))
-    return out / "_build" / "html"
+def html(built_book) -> Path:
+    """The strict build, made once per session (tests/_book_build.py)."""
+    return built_book
 
 
 def page(html: Path, relative: str) -> BeautifulSoup:
