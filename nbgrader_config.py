@@ -4,9 +4,14 @@ solutions/<assignment>/<notebook>.ipynb   source notebooks (instructors)
 exercises/<assignment>/<notebook>.ipynb   release notebooks (students), made by `make exercises`
 grading/                                  submissions, autograded copies, feedback, gradebook
                                           (git-ignored: never commit student work or grades)
+
+`python -m gdcourse.grade` sets the environment variables below; run by hand, nbgrader uses the
+defaults (grading/, 30 s per cell, the notebook's own kernel).
 """
 
 import os
+
+from gdcourse.grade import autograde_preprocessors
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -26,8 +31,14 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading: a per-cell time limit (an infinite loop costs that question, not the run), and test
-# cells a student deleted are put back from the gradebook before grading.
+# Grading: a per-cell time limit (an infinite loop costs that question, not the run); test cells a
+# student deleted are put back from the gradebook (edited ones always are); a cell that kills or
+# hangs the kernel is marked failed and the kernel restarted for the rest (ResilientExecute).
 c.Execute.timeout = int(os.environ.get("GDCOURSE_CELL_TIMEOUT", "30"))
 c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+
+# The kernel that runs submissions: a sandboxing kernelspec slots in here (gdcourse.grade --kernel).
+if os.environ.get("GDCOURSE_GRADING_KERNEL"):
+    c.Execute.kernel_name = os.environ["GDCOURSE_GRADING_KERNEL"]

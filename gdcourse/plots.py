@@ -59,6 +59,7 @@ __all__ = [
     "alt_text",
     "animate_descent_1d",
     "animate_race",
+    "player",
     "plot_contour",
     "plot_curve_1d",
     "plot_loss_curves",
@@ -523,6 +524,18 @@ def _to_html(fig, animation):
     player.gdcourse_alt_text = description
     return player
 
+
+
+def player(fig, animation, *, alt: str):
+    """Turn a hand-made ``FuncAnimation`` of ``fig`` into the same offline HTML player that
+    :func:`animate_descent_1d` and :func:`animate_race` return, with ``alt`` as its alt text.
+
+    The figure is closed afterwards.
+    """
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("alt must be a non-empty description of the animation")
+    _set_alt(fig, alt)
+    return _to_html(fig, animation)
 
 def animate_descent_1d(loss: Any, trajectory: Trajectory, *, max_frames: int = 40,
                        interval: int = 250, window=None):

@@ -27,6 +27,7 @@ EXERCISES = ROOT / "exercises"
 __all__ = ["assignments", "canonical", "release"]
 
 
+
 def assignments(source: Path = SOLUTIONS) -> list[str]:
     """The assignment names: folders of ``solutions/`` that hold a notebook."""
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
@@ -46,31 +47,43 @@ def _nbgrader() -> str:
     return str(Path(sys.executable).parent / "nbgrader")
 
 
+def _generate(names: list[str], release_dir: Path, env: dict[str, str], *, db: bool) -> None:
+    """Run ``nbgrader generate_assignment`` for ``names``: one process for all of them when they
+    are all the assignments there are (nbgrader's start-up dominates), else one per name."""
+    patterns = ["*"] if sorted(names) == assignments() else names
+    for pattern in patterns:
+        command = [_nbgrader(), "generate_assignment", pattern, "--force",
+                   f"--CourseDirectory.release_directory={release_dir}"]
+        result = subprocess.run([*command, *([] if db else ["--no-db"])], cwd=ROOT, env=env,
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {pattern} failed:\n{result.stderr}")
+
+
 def release(names: list[str] | None = None, output: Path = EXERCISES) -> list[Path]:
     """Generate the release version of ``names`` (all by default) into ``output``."""
-    names = names or assignments()
+    names = list(names or assignments())
+    for name in names:
+        if not (SOLUTIONS / name).is_dir():
+            raise ValueError(f"no assignment {name!r} in {SOLUTIONS}")
     written = []
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               "GDCOURSE_GRADING_DIR": os.path.join(scratch, "grading")}
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        env = {**os.environ, "PATH": path, "GDCOURSE_GRADING_DIR": os.path.join(scratch, "grading")}
+        _generate(names, Path(scratch) / "release", env, db=False)
         for name in names:
-            if not (SOLUTIONS / name).is_dir():
-                raise ValueError(f"no assignment {name!r} in {SOLUTIONS}")
-            result = subprocess.run(
-                [_nbgrader(), "generate_assignment", name, "--force", "--no-db",
-                 f"--CourseDirectory.release_directory={scratch}/release"],
-                cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{result.stderr}")
             target = output / name
             if target.exists():
                 shutil.rmtree(target)
             target.mkdir(parents=True)
-            for generated in sorted((Path(scratch) / "release" / name).glob("*.ipynb")):
-                notebook = nbformat.read(generated, as_version=4)
-                path = target / generated.name
-                path.write_text(canonical(notebook), encoding="utf-8")
-                written.append(path)
+            generated = sorted((Path(scratch) / "release" / name).glob("*.ipynb"))
+            if not generated:
+                raise RuntimeError(f"nbgrader generated no notebook for {name}")
+            for path in generated:
+                notebook = nbformat.read(path, as_version=4)
+                target_path = target / path.name
+                target_path.write_text(canonical(notebook), encoding="utf-8")
+                written.append(target_path)
     return written
 
 
