@@ -39,6 +39,11 @@ ASSETS_STAMP := $(ASSETS)/node_modules/.package-lock.json
 $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+# bubblewrap, the sandbox that grading kernels run in (gdcourse/sandbox.py); tests grade through it.
+BWRAP := /usr/bin/bwrap
+$(BWRAP):
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap
+
 # Offline copies of the CDN assets the pages load (see README, "Maths and widgets offline").
 $(ASSETS_STAMP): $(ASSETS)/package-lock.json
 	npm ci --prefix $(ASSETS) --ignore-scripts --no-audit --no-fund
@@ -48,7 +53,7 @@ $(ASSETS_STAMP): $(ASSETS)/package-lock.json
 book: $(STAMP)
 	GDCOURSE_STATIC=1 $(BIN)/jupyter-book build -W -n --keep-going --path-output . .
 
-test: $(STAMP) $(CHROMIUM) $(ASSETS_STAMP)
+test: $(STAMP) $(CHROMIUM) $(BWRAP) $(ASSETS_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -42,3 +42,11 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # The kernel that runs submissions: a sandboxing kernelspec slots in here (gdcourse.grade --kernel).
 if os.environ.get("GDCOURSE_GRADING_KERNEL"):
     c.Execute.kernel_name = os.environ["GDCOURSE_GRADING_KERNEL"]
+
+# Sandboxed grading (gdcourse.grade's default, see gdcourse/sandbox.py): the kernel has no network
+# at all, so it talks to nbgrader over Unix sockets in a folder private to this nbgrader process.
+if os.environ.get("GDCOURSE_SANDBOX"):
+    from gdcourse.sandbox import ipc_address
+
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = ipc_address()

@@ -1,0 +1,101 @@
+"""The grading sandbox on its own: limits, the bwrap command line, and a real sandboxed kernel.
+
+The adversarial submissions graded through the whole pipeline are in test_sandbox_grading.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gdcourse import sandbox
+from gdcourse.sandbox import Limits, SandboxError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.mark.parametrize(("field", "value", "error"), [
+    ("memory_mib", 0, ValueError), ("memory_mib", 100, ValueError),
+    ("cpu_seconds", -1, ValueError), ("processes", 4, ValueError), ("file_mib", 0, ValueError),
+    ("memory_mib", 2048.0, TypeError), ("processes", True, TypeError),
+])
+def test_limits_reject_bad_values(field, value, error):
+    with pytest.raises(error, match=f"Limits.{field}"):
+        Limits(**{field: value})
+
+
+def test_kernelspec_runs_this_launcher_with_the_limits(tmp_path):
+    spec = sandbox.install_kernelspec(tmp_path, Limits(memory_mib=1024, processes=32))
+    argv = json.loads((spec / "kernel.json").read_text())["argv"]
+    assert spec == tmp_path / "kernels" / sandbox.KERNEL_NAME
+    assert argv[:2] == [sys.executable, str(ROOT / "gdcourse" / "sandbox.py")]
+    assert argv[-2:] == ["-f", "{connection_file}"]
+    assert argv[argv.index("--memory-mib") + 1] == "1024"
+    assert argv[argv.index("--processes") + 1] == "32"
+
+
+def _connection(tmp_path, transport="ipc") -> Path:
+    sockets = tmp_path / "ipc"
+    sockets.mkdir()
+    path = tmp_path / "kernel.json"
+    path.write_text(json.dumps({"transport": transport, "ip": str(sockets / "kernel")}))
+    return path
+
+
+def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
+    workdir = tmp_path / "autograded" / "ada" / "ch02"
+    workdir.mkdir(parents=True)
+    (workdir / "ch02.ipynb").write_text("{}")
+    command = sandbox.bwrap_command(_connection(tmp_path), workdir, Limits(), 7)
+    binds = {(command[i], command[i + 2]) for i in range(len(command) - 2)
+             if command[i] in ("--bind", "--ro-bind")}
+    writable = {target for kind, target in binds if kind == "--bind"}
+    assert writable == {str(workdir.resolve()), str(tmp_path.resolve() / "ipc")}
+    assert ("--ro-bind", str(Path(sys.prefix).resolve())) in binds
+    assert ("--ro-bind", str(ROOT / "gdcourse")) in binds
+    assert ("--ro-bind", str(workdir.resolve() / "ch02.ipynb")) in binds  # blanked by /dev/null
+    mounted = [target for _, target in binds]
+    assert str(ROOT) not in mounted and str(ROOT / "solutions") not in mounted
+    assert not any(target.startswith(str(Path.home())) and target != str(Path.home())
+                   and not target.startswith(sys.prefix) and not target.startswith(
+                       sys.base_prefix) for target in mounted)
+    assert "--clearenv" in command and "--die-with-parent" in command
+    assert any(flag in command for flag in ("--unshare-all", "--unshare-net"))
+    inside = command[command.index("--") + 1:]
+    assert "--inside" in inside and inside[-2:] == ["-f", sandbox.CONNECTION_FILE]
+    if os.geteuid() == 0:  # root is exempt from process limits: the kernel changes user
+        assert int(inside[inside.index("--user") + 1]) >= sandbox.FIRST_KERNEL_UID
+
+
+def test_command_line_refuses_a_network_transport(tmp_path):
+    with pytest.raises(SandboxError, match="transport 'tcp'.*KernelManager.transport = 'ipc'"):
+        sandbox.bwrap_command(_connection(tmp_path, "tcp"), tmp_path, Limits(), 7)
+
+
+@pytest.fixture(scope="module")
+def sandbox_environment(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("jupyter")
+    sandbox.install_kernelspec(folder, Limits(memory_mib=1024, processes=48))
+    return {**os.environ, "JUPYTER_PATH": str(folder)}
+
+
+def test_a_sandboxed_kernel_runs_and_holds(sandbox_environment, tmp_path):
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("hidden tests")
+    found = sandbox.verify(sandbox_environment, Limits(memory_mib=1024, processes=48),
+                           [secret, ROOT / "solutions", ROOT / ".git"])
+    assert found["visible"] == [] and found["network"] is False
+    assert found["user"] != 0
+
+
+def test_the_check_fails_when_the_sandbox_does_not_hold(sandbox_environment):
+    # the Python environment is meant to be visible: a check asking for it hidden must fail
+    with pytest.raises(SandboxError, match=f"{sys.prefix}.* is visible inside"):
+        sandbox.verify(sandbox_environment, Limits(memory_mib=1024, processes=48),
+                       [Path(sys.prefix)])
+    # and so must a check expecting other limits than the kernelspec sets
+    with pytest.raises(SandboxError, match="RLIMIT_AS is 1073741824, expected 2147483648"):
+        sandbox.verify(sandbox_environment, Limits(), [])
