@@ -15,18 +15,18 @@ whose argv runs this file instead of ``ipykernel_launcher``::
 
 1. *Outside* (as the grader): the launcher reads the connection file. The kernel must talk to the
    grader over Unix sockets (``"transport": "ipc"``): the sandbox has no network at all, not even
-   loopback. If the grader runs as root it hands the kernel's working folder and socket folder to
-   the unprivileged user ``nobody`` and drops to that user (root is exempt from process limits),
-   then replaces itself with ``bwrap``.
-2. ``bwrap`` builds a new mount, PID, network, IPC, UTS, cgroup and user namespace in which the
-   kernel sees only: the operating system and the Python environment, read-only; the package
-   ``gdcourse`` itself, read-only; the submission's working folder (writable, with the notebooks
-   in it blanked out: they hold the restored hidden tests); the kernel's socket folder; a private
-   ``/tmp`` and home. Everything else (``solutions/``, the gradebook, the other students'
-   folders, the instructor's home) simply does not exist inside. Folders are passed to ``bwrap``
-   as open file descriptors, so the unprivileged user needs no right to walk to them.
+   the host's loopback. Then it replaces itself with ``bwrap``.
+2. ``bwrap`` builds new mount, PID, network, IPC and UTS namespaces (and a user namespace when
+   the grader is not root) in which the kernel sees only: the operating system and the Python
+   environment, read-only; the package ``gdcourse`` itself, read-only; the submission's working
+   folder (writable, with the notebooks in it blanked out: the autograded copy holds the
+   restored hidden tests); the kernel's socket folder; a private ``/tmp`` and home. Everything
+   else (``solutions/``, the gradebook, the other students' folders, the instructor's home)
+   simply does not exist inside.
 3. *Inside*: the same file, run with ``--inside``, sets the resource limits (address space, CPU
-   seconds, processes, file size, no core dumps) and hands over to ``ipykernel_launcher``.
+   seconds, processes, file size, no core dumps). A root grader's kernel then becomes a user of
+   its own (:func:`kernel_uid`; root would ignore the process limit, and a shared user would
+   share it), which owns just its two writable folders. Then ``ipykernel_launcher`` runs.
 
 What the sandbox cannot do
 --------------------------
@@ -55,6 +55,7 @@ KERNEL_NAME = "gdcourse-sandbox"
 FIRST_KERNEL_UID = 2_000_000  # + the launcher's pid: far above any real user
 CONNECTION_FILE = "/tmp/gdcourse-kernel.json"  # where the kernel reads its connection, inside
 HOME = "/tmp/home"
+SYSTEM_FOLDERS = ("usr", "etc", "opt")  # mounted read-only as they are
 PASSED_ENVIRONMENT = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "GDCOURSE_GRADING_SEED",
                       "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -216,7 +217,7 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
 def _system_mounts() -> list[str]:
     """The operating system, read-only; merged-/usr links recreated as links."""
     arguments = []
-    for top in ("/usr", "/etc", "/opt"):
+    for top in (f"/{name}" for name in SYSTEM_FOLDERS):
         if os.path.isdir(top):
             arguments += ["--ro-bind", top, top]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -234,8 +235,8 @@ def _python_folders() -> list[Path]:
                Path(os.path.realpath(sys.executable)).parent.parent, package]
     kept: list[Path] = []
     for folder in sorted({f.resolve() for f in folders}, key=lambda f: len(f.parts)):
-        if str(folder).startswith("/usr/") or folder == Path("/usr"):
-            continue  # already there
+        if folder.parts[1:2] and folder.parts[1] in SYSTEM_FOLDERS:
+            continue  # already there, read-only
         if not any(folder.is_relative_to(outer) for outer in kept):
             kept.append(folder)
     return kept
@@ -245,7 +246,7 @@ def _parents(folders: list[Path]) -> list[str]:
     """Create the folders above each mount point, traversable by the kernel's user (``bwrap``
     would make them private to root)."""
     parents = {parent for folder in folders for parent in folder.parents
-               if parent != Path("/") and parent.parts[1] not in ("usr", "etc", "opt", "tmp")}
+               if parent != Path("/") and parent.parts[1] not in SYSTEM_FOLDERS}
     parents -= set(folders)
     arguments = []
     for parent in sorted(parents, key=lambda p: len(p.parts)):
