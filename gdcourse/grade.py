@@ -35,9 +35,12 @@ crash, memory) is marked as failed and the kernel restarted to grade the rest
 (:class:`ResilientExecute`), edited or deleted test cells are restored, and an invalid or missing
 notebook scores 0; each gets a line in the report.
 
-Sandboxing (a later issue) slots in through ``--kernel``: the kernelspec that runs every
-submission (e.g. one whose argv wraps ``ipykernel_launcher`` in a sandbox). The pipeline starts
-that kernel once before grading (:func:`check_kernel`) and stops with a clear message if it cannot.
+Every kernel runs in the grading sandbox (:mod:`gdcourse.sandbox`: bubblewrap, no network,
+``solutions/``, the gradebook and the other students' folders invisible, resource limits). Before
+grading anyone the pipeline starts one sandboxed kernel and checks from inside that the sandbox
+holds, and stops with the reason if it does not. ``--no-sandbox`` grades without it, with a
+warning; ``--kernel NAME`` (only with ``--no-sandbox``) runs the submissions in another
+kernelspec, checked the same way (:func:`check_kernel`) before grading.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 HIDDEN_NOTE = "# (further tests, hidden from students, ran here)\n"
+QUOTED_NOTE = "[output removed: it quoted hidden tests]\n"
+UNSANDBOXED = ("WARNING: grading WITHOUT the sandbox (--no-sandbox): student code runs with your "
+               "permissions and can read solutions/, the gradebook and other submissions, write "
+               "where you can and use the network")
 MAX_NOTEBOOK_BYTES = 20_000_000
 DEAD_KERNEL = "DeadKernelError"
 TIMEOUT = "CellTimeoutError"
@@ -285,6 +292,7 @@ def _environment(grading_dir: Path, timeout: int, kernel: str | None) -> dict[st
         env["GDCOURSE_GRADING_KERNEL"] = kernel
     else:
         env.pop("GDCOURSE_GRADING_KERNEL", None)
+    env.pop("GDCOURSE_SANDBOX", None)  # set by the sandbox alone (_enter_sandbox)
     env.pop("GDCOURSE_GRADING_SEED", None)  # every grading run draws fresh test inputs
     return env
 
@@ -430,14 +438,34 @@ def _execution_notes(path: Path, timeout: int) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 
 
+def _output_text(output) -> str:
+    data = output.get("data", {})
+    parts = [output.get("text", ""), output.get("evalue", ""),  # tracebacks go anyway
+             *(value if isinstance(value, str) else "".join(value)
+               for key, value in data.items() if key.startswith("text/")
+               or key in ("application/json", "application/javascript"))]
+    return "\n".join(part if isinstance(part, str) else "".join(part) for part in parts)
+
+
 def sanitize_feedback(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Remove hidden tests from every cell and tracebacks from errors (they quote test code)."""
+    """Remove hidden tests from every cell and tracebacks from errors (they quote test code),
+    and drop every output that quotes a line of hidden tests (code in the kernel may print the
+    cells it sees, e.g. from an IPython ``pre_run_cell`` hook)."""
+    hidden = {line.strip() for cell in notebook.cells
+              for block in HIDDEN_TESTS.findall(cell.source) for line in block.splitlines()
+              if len(line.strip()) > 12 and "HIDDEN TESTS" not in line}
     for cell in notebook.cells:
         cell.source = HIDDEN_TESTS.sub(HIDDEN_NOTE, cell.source)
+        outputs = []
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
+            if any(line in _output_text(output) for line in hidden):
+                output = nbformat.v4.new_output("stream", name="stderr", text=QUOTED_NOTE)
+            elif output.get("output_type") == "error":
                 ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
                 output["traceback"] = [f"{ename}: {evalue}"]
+            outputs.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = outputs
     notebook.metadata.pop("widgets", None)
     return notebook
 
@@ -565,11 +593,46 @@ def _record(report: dict, result: Result) -> None:
     report[key] = entry
 
 
+def _enter_sandbox(nbgrader: _Nbgrader, scratch: Path, limits, echo) -> None:
+    """Make every kernel of this run a sandboxed one, and check from inside one that the
+    sandbox holds (the gradebook, solutions and submissions invisible, no network, limits)."""
+    from gdcourse import sandbox
+    from gdcourse.release import SOLUTIONS
+
+    if sandbox.bubblewrap() is None:
+        raise RuntimeError("the grading sandbox needs bubblewrap, which is not installed "
+                           "(Debian/Ubuntu: apt-get install bubblewrap); --no-sandbox grades "
+                           "without it, unsafely")
+    folder = scratch / "jupyter"
+    sandbox.install_kernelspec(folder, limits)
+    env = nbgrader.env
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(folder), env.get("JUPYTER_PATH"))
+                                          if p)
+    env["GDCOURSE_GRADING_KERNEL"] = sandbox.KERNEL_NAME
+    env["GDCOURSE_SANDBOX"] = "1"
+    canary = nbgrader.grading_dir / "submitted" / ".sandbox-check"
+    canary.parent.mkdir(parents=True, exist_ok=True)
+    canary.write_text("the grading sandbox must hide this file")
+    try:
+        sandbox.verify(env, limits, [canary, SOLUTIONS, nbgrader.grading_dir / "gradebook.db"])
+    except sandbox.SandboxError as error:
+        raise RuntimeError(f"{error}; --no-sandbox grades without it, unsafely") from None
+    finally:
+        canary.unlink()
+    echo(f"sandbox: every kernel runs in bubblewrap with no network, {limits.memory_mib} MiB, "
+         f"{limits.cpu_seconds} s of CPU, {limits.processes} processes (checked)")
+
+
 def grade(submissions: Path, assignments: list[str] | None = None,
           grading_dir: Path | None = None, timeout: int = 30, *, kernel: str | None = None,
-          regrade: bool = False, echo: Callable[[str], object] = print) -> list[Result]:
+          regrade: bool = False, sandbox: bool = True, limits=None,
+          echo: Callable[[str], object] = print) -> list[Result]:
     """Grade every submission in ``submissions``; return the results of this run (submissions
-    graded now, missing ones, and unchanged ones whose earlier grade was kept)."""
+    graded now, missing ones, and unchanged ones whose earlier grade was kept).
+
+    Kernels run in the grading sandbox with ``limits`` (a :class:`gdcourse.sandbox.Limits`,
+    default ones when None); ``sandbox=False`` grades without it, with a warning, and only then
+    may ``kernel`` name another kernelspec to run the submissions."""
     from gdcourse.release import SOLUTIONS
     from gdcourse.release import assignments as all_assignments
 
@@ -577,15 +640,29 @@ def grade(submissions: Path, assignments: list[str] | None = None,
     unknown = [name for name in names if not (SOLUTIONS / name).is_dir()]
     if unknown:
         raise ValueError(f"no such assignment: {', '.join(unknown)}")
+    if sandbox and kernel:
+        raise ValueError(f"kernel={kernel!r} replaces the sandboxed kernel: pass "
+                         f"sandbox=False (--no-sandbox) with it")
+    if limits is not None and not sandbox:
+        raise ValueError("limits apply to the sandbox: they need sandbox=True")
+    from gdcourse.sandbox import Limits
+
+    limits = Limits() if limits is None else limits
+    if not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a gdcourse.sandbox.Limits, got {type(limits).__name__}")
     grading_dir = Path(grading_dir or ROOT / "grading").resolve()
     grading_dir.mkdir(parents=True, exist_ok=True)
     nbgrader = _Nbgrader(grading_dir, timeout, kernel)
-    check_kernel(kernel or "python3", nbgrader.env)
     report = _load_report(grading_dir)
     results: list[Result] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
+        if sandbox:
+            _enter_sandbox(nbgrader, scratch, limits, echo)
+        else:
+            echo(UNSANDBOXED)
+            check_kernel(kernel or "python3", nbgrader.env)
         released = nbgrader.register(names, scratch)
         sources = {name: _sha256(SOLUTIONS / name / f"{name}.ipynb") for name in names}
         collect_notes: dict[tuple[str, str], list[str]] = {}
@@ -646,8 +723,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grading-dir", type=Path, default=ROOT / "grading",
                         help="where grades, feedback and the gradebook live (default: grading/)")
     parser.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
-    parser.add_argument("--kernel", help="kernelspec that runs the submissions (default: the "
-                                         "notebook's own, python3)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without the sandbox (unsafe: student code runs with your "
+                             "permissions); prints a warning")
+    parser.add_argument("--kernel", help="with --no-sandbox: kernelspec that runs the submissions "
+                                         "(default: the notebook's own, python3)")
     parser.add_argument("--regrade", action="store_true",
                         help="grade unchanged submissions again (fresh random test inputs)")
     args = parser.parse_args(argv)
@@ -655,9 +735,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.submissions} is not a folder")
     if args.timeout < 1:
         parser.error("--timeout must be at least 1 second")
+    if args.kernel and not args.no_sandbox:
+        parser.error("--kernel replaces the sandboxed kernel: add --no-sandbox to confirm")
+
     try:
         grade(args.submissions, args.assignments, args.grading_dir, args.timeout,
-              kernel=args.kernel, regrade=args.regrade)
+              kernel=args.kernel, regrade=args.regrade, sandbox=not args.no_sandbox)
     except (RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

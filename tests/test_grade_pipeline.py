@@ -203,7 +203,8 @@ def test_progress_is_shown(graded):
     lines = [line for line in log if line.startswith("[")]
     assert len(lines) == 2 * len(CLASS)
     assert lines[0].startswith(f"[1/{2 * len(CLASS)}] Leo-Smith ch06_momentum: (")
-    assert log[0].startswith("grading 22 notebooks of 12 students")
+    assert log[0].startswith("sandbox: every kernel runs in bubblewrap")
+    assert log[1].startswith("grading 22 notebooks of 12 students")
     assert log[-1].startswith("done in")
 
 
@@ -293,8 +294,8 @@ assert os.environ.get("GDCOURSE_KERNEL_MARK") == "wrapped", "not run by the wrap
 
 @pytest.mark.slow
 def test_a_wrapping_kernel_slots_in(tmp_path, monkeypatch):
-    """Issue 8 will run submissions in a sandboxing kernelspec: --kernel selects it, and a kernel
-    that does not start stops the run before anyone is graded."""
+    """Without the sandbox (an explicit choice, warned about) --kernel selects another
+    kernelspec, and a kernel that does not start stops the run before anyone is graded."""
     spec = tmp_path / "jupyter" / "kernels" / "gdcourse-wrapped"
     spec.mkdir(parents=True)
     spec.joinpath("kernel.json").write_text(json.dumps({
@@ -305,14 +306,19 @@ def test_a_wrapping_kernel_slots_in(tmp_path, monkeypatch):
     folder = tmp_path / "in"
     (folder / "una").mkdir(parents=True)
     (folder / "una" / f"{M}.ipynb").write_text(submission(M, correct(M, q1_answer=WRAPPED_ANSWER)))
+    with pytest.raises(ValueError, match="pass sandbox=False"):
+        grade(folder, [M], tmp_path / "refused", kernel="gdcourse-wrapped", echo=print)
+    log: list[str] = []
     (result,) = grade(folder, [M], tmp_path / "grading", timeout=TIMEOUT,
-                      kernel="gdcourse-wrapped", echo=lambda _: None)
+                      kernel="gdcourse-wrapped", sandbox=False, echo=log.append)
     assert result.score == 8.0, result.notes
+    assert log[0].startswith("WARNING: grading WITHOUT the sandbox")
     (result,) = grade(folder, [M], tmp_path / "plain", timeout=TIMEOUT, echo=lambda _: None)
-    assert result.score == 4.0  # the default kernel lacks the mark: question 1 fails
+    assert result.score == 4.0  # the sandboxed kernel lacks the mark: question 1 fails
     assert "not run by the wrapping kernel" in " ".join(result.notes)
     with pytest.raises(RuntimeError, match="the grading kernel 'no-such-kernel' does not work"):
-        grade(folder, [M], tmp_path / "none", kernel="no-such-kernel", echo=lambda _: None)
+        grade(folder, [M], tmp_path / "none", kernel="no-such-kernel", sandbox=False,
+              echo=lambda _: None)
     assert not (tmp_path / "none" / "grades.csv").exists()
 
 
@@ -327,6 +333,7 @@ def test_make_grade_command_line(tmp_path):
          "--grading-dir", str(tmp_path / "grading"), "--timeout", str(TIMEOUT)],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "sandbox: every kernel runs in bubblewrap" in result.stdout
     assert "[1/1] zoe ch06_momentum: (" in result.stdout
     assert "4/8 graded" in result.stdout
     assert read_grades(tmp_path / "grading")[0]["score"] == "4"
@@ -372,6 +379,19 @@ def test_sanitize_feedback_removes_hidden_tests_and_tracebacks():
     assert "check(1)" in cleaned.cells[0].source
     assert cleaned.cells[0].outputs[0]["traceback"] == [
         "AssertionError: step 3: x = 5.2, expected 5"]
+
+
+def test_sanitize_feedback_drops_outputs_that_quote_hidden_tests():
+    """Code in the kernel can print the cells it sees (an IPython pre_run_cell hook)."""
+    source = "check(1)\n### BEGIN HIDDEN TESTS\nsecret_check(x, expected=2)\n### END HIDDEN TESTS\n"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    notebook.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="leaked: secret_check(x, expected=2)"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "secret_check(x, expected=2)"}),
+        nbformat.v4.new_output("stream", name="stdout", text="an honest print"),
+    ]
+    outputs = sanitize_feedback(notebook).cells[0].outputs
+    assert [o.get("text") for o in outputs] == [grade_module.QUOTED_NOTE] * 2 + ["an honest print"]
 
 
 def test_tampering_notes_name_edited_and_deleted_cells():
