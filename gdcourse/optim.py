@@ -16,6 +16,20 @@ buffers start), so a trajectory computed here matches ``torch.optim`` in float64
 error; ``tests/test_optim_torch.py`` checks it. ``g`` is the gradient at the current parameters θ
 and ``t`` counts steps from 1 inside :meth:`step`.
 
+A step never writes to its inputs. It allocates one fresh array for each array it returns (the
+new θ and every buffer it updates) and computes into them with NumPy's ``out=`` arguments and
+in-place operators such as ``m += ...``. Intermediate terms go to a scratch array ``tmp`` (NAdam
+has two), which each thread reuses from step to step and no step returns. Each equation is a
+comment above its lines, and the operations run in the order of the one-line form
+``m = beta1 * m + (1 - beta1) * g``, so the results agree with it to the bit. The one-line form
+allocates a new array for every operator, 8 MB apiece for 10⁶ parameters, and fresh memory is
+faulted in page by page, so it is slower on large arrays (``python -m benchmarks optimizers``).
+A step writes the new θ's array last, so until then that array is free: a coupled
+``weight_decay`` puts the decayed gradient g + λθ there, and some updates park an intermediate
+term there. Buffers that an optimizer's settings do not use (RMSProp's ``g_avg`` when not
+centered and ``b`` without momentum, Adam's ``v_max`` without AMSGrad) stay the zeros made by
+``init`` and are passed on unchanged; no step writes to them.
+
 The learning rate ``lr`` of any optimizer is either a number or a schedule: a callable that takes
 the number of updates already made (0 for the first update) and returns the learning rate, such as
 those in :mod:`gdcourse.schedules`. This is what PyTorch computes when a scheduler's ``step()`` is
@@ -27,6 +41,7 @@ Adadelta) and 8 (Adam, AdamW, NAdam).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, NamedTuple, TypeAlias
@@ -163,9 +178,43 @@ class Optimizer:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def _coupled_weight_decay(g: np.ndarray, x: np.ndarray, weight_decay: float) -> np.ndarray:
-    """L2 regularisation folded into the gradient, as torch.optim does: g <- g + wd * theta."""
-    return g + weight_decay * x if weight_decay != 0 else g
+def _fresh(x: np.ndarray, n: int) -> list[np.ndarray]:
+    """``n`` new arrays shaped like ``x`` (contents undefined), for one step to compute into."""
+    return [np.empty_like(x) for _ in range(n)]
+
+
+_SCRATCH = threading.local()
+_SCRATCH_MIN_BYTES = 1 << 20
+
+
+def _scratch(x: np.ndarray, n: int = 1) -> list[np.ndarray]:
+    """``n`` arrays shaped like ``x`` for a step's intermediate terms; never returned to callers.
+
+    From 1 MiB up they are views into one buffer that each thread keeps from step to step (and
+    enlarges when needed), because a fresh array that large is faulted in page by page at every
+    step. Each thread has its own buffer, and a step calls this once, so no two computations ever
+    share it.
+    """
+    if x.nbytes < _SCRATCH_MIN_BYTES:
+        return _fresh(x, n)
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.nbytes < n * x.nbytes:
+        buffer = _SCRATCH.buffer = np.empty(n * x.nbytes, dtype=np.uint8)
+    size = x.nbytes
+    return [buffer[i * size:(i + 1) * size].view(x.dtype).reshape(x.shape) for i in range(n)]
+
+
+def _coupled_weight_decay(g: np.ndarray, x: np.ndarray, weight_decay: float,
+                          out: np.ndarray) -> np.ndarray:
+    """L2 regularisation folded into the gradient, as torch.optim does: g <- g + wd * theta.
+
+    The decayed gradient is computed into ``out``, the array of the new θ, which every step writes
+    only after its last use of g. Without decay ``g`` itself is returned.
+    """
+    if weight_decay == 0:
+        return g
+    # g + λθ
+    return np.add(g, np.multiply(weight_decay, x, out=out), out=out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,8 +278,11 @@ class GD(Optimizer):
         return GDState(t=0)
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        return x - lr * g, GDState(t=state.t + 1)
+        new_x = np.empty_like(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        # θ ← θ − η g
+        np.subtract(x, np.multiply(lr, g, out=new_x), out=new_x)
+        return new_x, GDState(t=state.t + 1)
 
 
 class MomentumState(NamedTuple):
@@ -240,11 +292,23 @@ class MomentumState(NamedTuple):
     b: Params
 
 
-def _momentum_buffer(b, g, t: int, momentum: float, dampening: float):
-    """PyTorch's momentum buffer: b = g at the first step, then b <- mu*b + (1 - dampening)*g."""
+def _momentum_buffer(b, g, t: int, momentum: float, dampening: float, out, tmp=None):
+    """PyTorch's momentum buffer: b = g at the first step, then b <- mu*b + (1 - dampening)*g.
+
+    Computed into ``out``. With dampening, the term (1 - dampening)*g is computed into ``tmp``,
+    which may be the array holding g.
+    """
     if t == 0:
-        return g.copy()
-    return momentum * b + (1.0 - dampening) * g
+        np.copyto(out, g)
+    elif dampening == 0:
+        # b ← μ b + g          ((1 − 0) g is g exactly)
+        np.multiply(momentum, b, out=out)
+        out += g
+    else:
+        # b ← μ b + (1 − τ) g
+        np.multiply(momentum, b, out=out)
+        out += np.multiply(1.0 - dampening, g, out=tmp)
+    return out
 
 
 @dataclass(frozen=True)
@@ -311,9 +375,12 @@ class Momentum(Optimizer):
         return MomentumState(t=0, b=self._zeros(x))
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        b = _momentum_buffer(state.b, g, state.t, self.momentum, self.dampening)
-        return x - lr * b, MomentumState(t=state.t + 1, b=b)
+        new_x, b = _fresh(x, 2)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        _momentum_buffer(state.b, g, state.t, self.momentum, self.dampening, out=b, tmp=new_x)
+        # θ ← θ − η b
+        np.subtract(x, np.multiply(lr, b, out=new_x), out=new_x)
+        return new_x, MomentumState(t=state.t + 1, b=b)
 
 
 @dataclass(frozen=True)
@@ -362,9 +429,13 @@ class Nesterov(Optimizer):
         return MomentumState(t=0, b=self._zeros(x))
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        b = _momentum_buffer(state.b, g, state.t, self.momentum, 0.0)
-        return x - lr * (g + self.momentum * b), MomentumState(t=state.t + 1, b=b)
+        (new_x, b), (tmp,) = _fresh(x, 2), _scratch(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        _momentum_buffer(state.b, g, state.t, self.momentum, 0.0, out=b)
+        # θ ← θ − η (g + μ b)
+        step = np.add(g, np.multiply(self.momentum, b, out=tmp), out=tmp)
+        np.subtract(x, np.multiply(lr, step, out=tmp), out=new_x)
+        return new_x, MomentumState(t=state.t + 1, b=b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,10 +503,16 @@ class AdaGrad(Optimizer):
 
     def _update(self, x, g, state, lr):
         t = state.t + 1
-        g = _coupled_weight_decay(g, x, self.weight_decay)
+        (new_x, s), (tmp,) = _fresh(x, 2), _scratch(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
         decayed_lr = lr / (1.0 + (t - 1) * self.lr_decay)
-        s = state.s + g * g
-        return x - decayed_lr * g / (np.sqrt(s) + self.eps), AdaGradState(t=t, s=s)
+        # s ← s + g²
+        np.add(state.s, np.multiply(g, g, out=s), out=s)
+        # θ ← θ − η_t g / (√s + ε)
+        denom = np.add(np.sqrt(s, out=tmp), self.eps, out=tmp)
+        step = np.divide(np.multiply(decayed_lr, g, out=new_x), denom, out=new_x)
+        np.subtract(x, step, out=new_x)
+        return new_x, AdaGradState(t=t, s=s)
 
 
 class RMSPropState(NamedTuple):
@@ -506,21 +583,32 @@ class RMSProp(Optimizer):
         return RMSPropState(t=0, v=zeros, g_avg=zeros, b=zeros)
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        v = self.alpha * state.v + (1.0 - self.alpha) * g * g
+        alpha = self.alpha
+        (new_x, v), (tmp,) = _fresh(x, 2), _scratch(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        # v ← α v + (1 − α) g²
+        np.multiply(alpha, state.v, out=v)
+        v += np.multiply(np.multiply(1.0 - alpha, g, out=tmp), g, out=tmp)
         g_avg = state.g_avg
         if self.centered:
-            g_avg = self.alpha * g_avg + (1.0 - self.alpha) * g
-            rms = np.sqrt(v - g_avg * g_avg)
+            # ḡ ← α ḡ + (1 − α) g,  rms = √(v − ḡ²)
+            g_avg = np.multiply(alpha, state.g_avg, out=np.empty_like(x))
+            g_avg += np.multiply(1.0 - alpha, g, out=tmp)
+            rms = np.sqrt(np.subtract(v, np.multiply(g_avg, g_avg, out=tmp), out=tmp), out=tmp)
         else:
-            rms = np.sqrt(v)
-        scaled_g = g / (rms + self.eps)
+            # rms = √v
+            rms = np.sqrt(v, out=tmp)
+        # g / (rms + ε)
+        scaled_g = np.divide(g, np.add(rms, self.eps, out=tmp), out=tmp)
         b = state.b
         if self.momentum > 0:
-            b = self.momentum * b + scaled_g
-            new_x = x - lr * b
+            # b ← μ b + g / (rms + ε),  θ ← θ − η b
+            b = np.multiply(self.momentum, state.b, out=np.empty_like(x))
+            b += scaled_g
+            np.subtract(x, np.multiply(lr, b, out=new_x), out=new_x)
         else:
-            new_x = x - lr * scaled_g
+            # θ ← θ − η g / (rms + ε)
+            np.subtract(x, np.multiply(lr, scaled_g, out=new_x), out=new_x)
         return new_x, RMSPropState(t=state.t + 1, v=v, g_avg=g_avg, b=b)
 
 
@@ -582,11 +670,22 @@ class Adadelta(Optimizer):
         return AdadeltaState(t=0, v=zeros, u=zeros)
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        v = self.rho * state.v + (1.0 - self.rho) * g * g
-        delta = np.sqrt(state.u + self.eps) / np.sqrt(v + self.eps) * g
-        u = self.rho * state.u + (1.0 - self.rho) * delta * delta
-        return x - lr * delta, AdadeltaState(t=state.t + 1, v=v, u=u)
+        rho, eps = self.rho, self.eps
+        (new_x, v, u), (tmp,) = _fresh(x, 3), _scratch(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        # v ← ρ v + (1 − ρ) g²
+        np.multiply(rho, state.v, out=v)
+        v += np.multiply(np.multiply(1.0 - rho, g, out=tmp), g, out=tmp)
+        # Δ = √(u + ε) / √(v + ε) · g       (√(v + ε) is parked in the array of the new u)
+        delta = np.sqrt(np.add(state.u, eps, out=tmp), out=tmp)
+        delta /= np.sqrt(np.add(v, eps, out=u), out=u)
+        delta *= g
+        # θ ← θ − η Δ
+        np.subtract(x, np.multiply(lr, delta, out=new_x), out=new_x)
+        # u ← ρ u + (1 − ρ) Δ²              (the Δ² term first, while tmp still holds Δ)
+        np.multiply(np.multiply(1.0 - rho, delta, out=u), delta, out=u)
+        u += np.multiply(rho, state.u, out=tmp)
+        return new_x, AdadeltaState(t=state.t + 1, v=v, u=u)
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,16 +703,33 @@ class AdamState(NamedTuple):
     v_max: Params
 
 
-def _adam_step(x, g, state: AdamState, lr: float, betas, eps: float, amsgrad: bool):
-    """One Adam update from the (already decayed) gradient: shared by Adam and AdamW."""
+def _adam_step(x, g, state: AdamState, lr: float, betas, eps: float, amsgrad: bool,
+               new_x: np.ndarray, shrink: float = 1.0):
+    """One Adam update from the (already decayed) gradient: shared by Adam and AdamW.
+
+    The new θ is computed into ``new_x`` (which may hold g). AdamW passes ``shrink`` = 1 − ηλ:
+    θ is multiplied by it before the step is subtracted.
+    """
     beta1, beta2 = betas
     t = state.t + 1
-    m = beta1 * state.m + (1.0 - beta1) * g
-    v = beta2 * state.v + (1.0 - beta2) * g * g
-    m_hat = m / (1.0 - beta1**t)
-    v_max = np.maximum(state.v_max, v) if amsgrad else state.v_max
-    v_hat = (v_max if amsgrad else v) / (1.0 - beta2**t)
-    new_x = x - lr * m_hat / (np.sqrt(v_hat) + eps)
+    (m, v), (tmp,) = _fresh(x, 2), _scratch(x)
+    # m ← β1 m + (1 − β1) g
+    np.multiply(beta1, state.m, out=m)
+    m += np.multiply(1.0 - beta1, g, out=tmp)
+    # v ← β2 v + (1 − β2) g²
+    np.multiply(beta2, state.v, out=v)
+    v += np.multiply(np.multiply(1.0 - beta2, g, out=tmp), g, out=tmp)
+    # m̂ = m / (1 − β1^t)
+    m_hat = np.divide(m, 1.0 - beta1**t, out=new_x)
+    # AMSGrad: v_max ← max(v_max, v), and v̂ = v_max / (1 − β2^t)
+    v_max = np.maximum(state.v_max, v, out=np.empty_like(x)) if amsgrad else state.v_max
+    # v̂ = v / (1 − β2^t)
+    v_hat = np.divide(v_max if amsgrad else v, 1.0 - beta2**t, out=tmp)
+    # θ ← θ − η m̂ / (√v̂ + ε)        (AdamW: θ ← θ (1 − ηλ) − η m̂ / (√v̂ + ε))
+    denom = np.add(np.sqrt(v_hat, out=tmp), eps, out=tmp)
+    step = np.divide(np.multiply(lr, m_hat, out=new_x), denom, out=new_x)
+    theta = x if shrink == 1.0 else np.multiply(x, shrink, out=tmp)
+    np.subtract(theta, step, out=new_x)
     return new_x, AdamState(t=t, m=m, v=v, v_max=v_max)
 
 
@@ -676,8 +792,9 @@ class Adam(Optimizer):
         return AdamState(t=0, m=zeros, v=zeros, v_max=zeros)
 
     def _update(self, x, g, state, lr):
-        g = _coupled_weight_decay(g, x, self.weight_decay)
-        return _adam_step(x, g, state, lr, self.betas, self.eps, self.amsgrad)
+        new_x = np.empty_like(x)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
+        return _adam_step(x, g, state, lr, self.betas, self.eps, self.amsgrad, new_x=new_x)
 
 
 @dataclass(frozen=True)
@@ -712,8 +829,9 @@ class AdamW(Adam):
     name: ClassVar[str] = "adamw"
 
     def _update(self, x, g, state, lr):
-        decayed_x = x * (1.0 - lr * self.weight_decay)
-        return _adam_step(decayed_x, g, state, lr, self.betas, self.eps, self.amsgrad)
+        # θ ← θ (1 − ηλ), then Adam's step with the plain gradient
+        return _adam_step(x, g, state, lr, self.betas, self.eps, self.amsgrad,
+                          new_x=np.empty_like(x), shrink=1.0 - lr * self.weight_decay)
 
 
 class NAdamState(NamedTuple):
@@ -787,17 +905,26 @@ class NAdam(Optimizer):
     def _update(self, x, g, state, lr):
         beta1, beta2 = self.betas
         t = state.t + 1
-        g = _coupled_weight_decay(g, x, self.weight_decay)
+        (new_x, m, v), (tmp, tmp2) = _fresh(x, 3), _scratch(x, 2)
+        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
         mu, mu_next = self.mu(t), self.mu(t + 1)
         mu_product = state.mu_product * mu
-        m = beta1 * state.m + (1.0 - beta1) * g
-        v = beta2 * state.v + (1.0 - beta2) * g * g
-        denom = np.sqrt(v / (1.0 - beta2**t)) + self.eps
-        new_x = (
-            x
-            - lr * (1.0 - mu) / (1.0 - mu_product) * g / denom
-            - lr * mu_next / (1.0 - mu_product * mu_next) * m / denom
-        )
+        # m ← β1 m + (1 − β1) g
+        np.multiply(beta1, state.m, out=m)
+        m += np.multiply(1.0 - beta1, g, out=tmp)
+        # v ← β2 v + (1 − β2) g²
+        np.multiply(beta2, state.v, out=v)
+        v += np.multiply(np.multiply(1.0 - beta2, g, out=tmp), g, out=tmp)
+        # v̂ = v / (1 − β2^t),  denom = √v̂ + ε
+        v_hat = np.divide(v, 1.0 - beta2**t, out=tmp)
+        denom = np.add(np.sqrt(v_hat, out=tmp), self.eps, out=tmp)
+        # θ ← θ − η (1 − μ_t) / (1 − Π_t) · g / denom − η μ_{t+1} / (1 − Π_{t+1}) · m / denom
+        # with Π_t = μ_1 ⋯ μ_t
+        g_coef = lr * (1.0 - mu) / (1.0 - mu_product)
+        m_coef = lr * mu_next / (1.0 - mu_product * mu_next)
+        g_term = np.divide(np.multiply(g_coef, g, out=new_x), denom, out=new_x)
+        m_term = np.divide(np.multiply(m_coef, m, out=tmp2), denom, out=tmp2)
+        np.subtract(np.subtract(x, g_term, out=new_x), m_term, out=new_x)
         return new_x, NAdamState(t=t, m=m, v=v, mu_product=mu_product)
 
 
