@@ -1,7 +1,8 @@
 """Grade a class: autograde submitted notebooks with nbgrader, write grades and safe feedback.
 
     python -m gdcourse.grade SUBMISSIONS [--assignment NAME ...] [--grading-dir grading]
-                                         [--timeout SECONDS] [--kernel NAME] [--regrade]
+                                         [--timeout SECONDS] [--workers N] [--regrade]
+                                         [--no-sandbox [--kernel NAME]]
                                                                 (make grade SUBMISSIONS=...)
 
 SUBMISSIONS is a folder holding, for each student, either
@@ -23,6 +24,12 @@ scores from the gradebook and writes
   visible tests and the error messages, with the hidden tests and all tracebacks removed;
 - ``grading/report.json``: the same results with the submission's checksum and the history of
   earlier grades; ``grading/history/`` keeps every earlier ``grades.csv``.
+
+Notebooks are graded ``--workers`` at a time (default: one per CPU), each by a long-lived worker
+process that imported nbgrader once; the workers share the one SQLite gradebook (write-ahead
+logging, a busy timeout), and only the pipeline writes the report. A notebook that runs past a
+generous safety limit has its worker killed (kernel included) and scores 0, and a fresh worker
+takes the next one.
 
 Running again never loses a grade: the report is updated after every student, a submission that
 did not change since it was graded (same notebook, same tests) keeps its grade without running
@@ -117,8 +124,12 @@ def _resilient_execute_class():
     global _RESILIENT_EXECUTE
     if _RESILIENT_EXECUTE is not None:
         return _RESILIENT_EXECUTE
+    from queue import Empty
+
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient.client import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from nbclient.util import ensure_async, run_hook, run_sync
     from nbformat import NotebookNode
     from nbgrader.preprocessors import Execute
     from traitlets import Integer
@@ -126,13 +137,86 @@ def _resilient_execute_class():
     class _Restart(Exception):  # control flow, not an error
         pass
 
+    class QuickKernelManager(AsyncKernelManager):
+        """jupyter_client's kernel manager, looking every 10 ms (not 100 ms) whether a kernel it
+        stopped has exited: grading starts and stops a kernel per notebook."""
+
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
+    async def next_reply(channel, parents: set[str], kind: str, timeout: float, state=None):
+        """The first message of type ``kind`` answering one of the requests ``parents`` on
+        ``channel`` within ``timeout`` seconds (other messages are dropped), or None."""
+        end = time.monotonic() + timeout
+        while (left := end - time.monotonic()) > 0:
+            try:
+                message = await ensure_async(channel.get_msg(timeout=left))
+            except Empty:
+                return None
+            if (message["parent_header"].get("msg_id") in parents and message["msg_type"] == kind
+                    and (state is None or message["content"].get("execution_state") == state)):
+                return message
+        return None
+
     class ResilientExecute(Execute):
         """nbgrader's ``Execute``, except that a cell which kills the kernel, or leaves it busy
         after its time limit, does not end the run: the cell gets an error output (so its
         question scores 0), the kernel is restarted, the cells before it are run again (minus
-        any such cell) and execution goes on with the next cell."""
+        any such cell) and execution goes on with the next cell.
+
+        It also waits less around each kernel: a kernel is ready once it has answered a
+        ``kernel_info`` request and IOPub has carried that request's status (jupyter_client
+        then always waits 0.2 s more for IOPub to fall quiet), and the end of a stopped kernel
+        is noticed within 10 ms (:class:`QuickKernelManager`)."""
 
         max_restarts = Integer(4, help="Kernel restarts allowed per notebook.").tag(config=True)
+
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("kernel_manager_class", QuickKernelManager)
+            super().__init__(*args, **kwargs)
+
+        async def async_start_new_kernel_client(self):
+            """nbclient's, with :meth:`_until_ready` as the readiness check."""
+            assert self.km is not None
+            try:
+                self.kc = self.km.client()
+                await ensure_async(self.kc.start_channels())
+                await self._until_ready()
+            except Exception as error:
+                self.log.error("Error occurred while starting new kernel client for kernel "
+                               "%s: %s", getattr(self.km, "kernel_id", None), error)
+                await self._async_cleanup_kernel()
+                raise
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+        async def _until_ready(self) -> None:
+            """Ask for ``kernel_info`` until a reply comes on the shell channel and the idle
+            status of such a request on IOPub (then IOPub is connected: no output gets lost;
+            the status of the first request is often published before IOPub has connected, so
+            the request is repeated after a wait that doubles from 50 ms to 1 s)."""
+            kc = self.kc
+            limit = self.startup_timeout
+            deadline = time.monotonic() + (limit if limit is not None else float("inf"))
+            sent: set[str] = set()
+            wait = 0.05
+            while True:
+                sent.add(kc.kernel_info())
+                reply = await next_reply(kc.shell_channel, sent, "kernel_info_reply", 1.0)
+                if reply is not None and await next_reply(kc.iopub_channel, sent, "status",
+                                                          wait, state="idle") is not None:
+                    handle = getattr(kc, "_handle_kernel_info_reply", None)
+                    if handle is not None:  # protocol version adaptation
+                        handle(reply)
+                    return
+                wait = min(2 * wait, 1.0)
+                if not await ensure_async(kc.is_alive()):
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {limit} seconds")
 
         def _error(self, cell, ename: str, evalue: str) -> None:
             cell.outputs = [NotebookNode(output_type="error", ename=ename, evalue=evalue,
@@ -335,27 +419,71 @@ def check_kernel(kernel: str = "python3", env: dict[str, str] | None = None) -> 
 
 
 class _Nbgrader:
+    """What every grading process of a run shares: the grading folder, the per-cell time limit
+    and the environment nbgrader runs in (read by nbgrader_config.py)."""
+
     def __init__(self, grading_dir: Path, timeout: int, kernel: str | None) -> None:
         self.grading_dir = grading_dir
         self.timeout = timeout
-        self.executable = str(Path(sys.executable).parent / "nbgrader")
         self.env = _environment(grading_dir, timeout, kernel)
 
-    def run(self, *args: str, limit: float = 600) -> subprocess.CompletedProcess | None:
-        return _run([self.executable, *args], self.env, limit)
 
-    def register(self, names: list[str], scratch: Path) -> dict[str, Path]:
-        """Record the assignments' cells (hidden tests included) in the gradebook; return the
-        freshly generated student notebooks (the reference for spotting edited test cells)."""
-        from gdcourse.release import _generate
+# ------------------------------------------------------------------------------------------------
+# The gradebook, shared by the grading workers
+#
+# Each worker is an nbgrader process writing to the one SQLite gradebook. nbgrader opens the
+# gradebook, reads or writes a few rows and closes it again in every step (registering a student,
+# restoring test cells, saving the scores); it never holds it open while a kernel runs. So its
+# transactions last milliseconds, and what remains is to make a worker that finds the file locked
+# wait for its turn instead of failing with "database is locked":
+#
+# - the gradebook is switched to write-ahead logging (WAL, a persistent property of the file):
+#   reads never block writes and writes never block reads, only writers wait for each other;
+# - every connection a worker opens waits up to BUSY_TIMEOUT seconds for a lock;
+# - rows that several workers could try to create at once (a student graded on two assignments
+#   at the same time) are created beforehand, by one worker, when the assignments are registered.
+# ------------------------------------------------------------------------------------------------
 
-        release = scratch / "release"
+BUSY_TIMEOUT = 300  # seconds a gradebook connection waits for another process's write
+
+
+def _set_busy_timeout(dbapi_connection, connection_record) -> None:
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
+
+
+def _patient_gradebook() -> None:
+    """Make every SQLAlchemy connection of this process (nbgrader's included) wait for locks."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _set_busy_timeout):
+        event.listen(Engine, "connect", _set_busy_timeout)
+
+
+def _use_wal(grading_dir: Path) -> None:
+    """Switch the gradebook to write-ahead logging (kept in the file; a no-op once done)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(grading_dir / "gradebook.db", timeout=BUSY_TIMEOUT)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+
+
+def _checkpoint(grading_dir: Path) -> None:
+    """Move everything the write-ahead log holds into gradebook.db itself (end of a run)."""
+    import sqlite3
+    from contextlib import closing
+
+    path = grading_dir / "gradebook.db"
+    if path.exists():
         try:
-            _generate(names, release, self.env, db=True)
-        except RuntimeError as error:
-            raise RuntimeError(f"could not register {', '.join(names)} in the gradebook: "
-                               f"{str(error)[-2000:]}") from None
-        return {name: release / name / f"{name}.ipynb" for name in names}
+            with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT)) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:  # best effort: the next connection replays the log anyway
+            pass
 
 
 def _gradebook(grading_dir: Path):
@@ -376,9 +504,394 @@ def _gradebook_scores(grading_dir: Path, student: str, assignment: str):
         return notebook.score, notebook.max_score, questions
 
 
-def _max_score(grading_dir: Path, assignment: str) -> float:
-    with _gradebook(grading_dir) as gradebook:
-        return float(gradebook.find_assignment(assignment).max_score)
+# ------------------------------------------------------------------------------------------------
+# Grading workers: nbgrader imported once per process, not once per notebook
+#
+# Starting nbgrader costs about 1.5 s, grading one notebook (a fresh kernel, every test) about
+# 0.7 s: one ``nbgrader autograde`` process per notebook would spend most of its time starting.
+# A worker is a long-lived process (``python -c "...; _serve()"``, started in the repository root
+# like the ``nbgrader`` command, so nbgrader_config.py applies) that runs nbgrader's autograde in
+# process, one notebook at a time, and answers the pipeline over a pipe. The pipeline keeps
+# ``workers`` of them busy, writes the report itself (the only writer of report.json and
+# grades.csv) and kills a worker whose notebook runs past its safety limit (then starts another).
+# ------------------------------------------------------------------------------------------------
+
+WORKER_STARTUP_LIMIT = 300  # seconds for a worker to import and configure nbgrader
+REGISTER_LIMIT = 600
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (at least 1): the default number of workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_workers(workers) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int (notebooks graded at a time), "
+                        f"got {type(workers).__name__} {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
+def _safety_limit(path: Path, timeout: int) -> float:
+    """Seconds after which the pipeline stops grading a notebook (kills its worker): twice the
+    per-cell limit for every code cell and five more, plus two minutes."""
+    code_cells = 0
+    try:
+        if path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+            code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code" for c in cells)
+    except Exception:  # not a notebook: the worker says so at once
+        pass
+    return 120 + timeout * (code_cells + 5) * 2
+
+
+def _alembic_head() -> str:
+    """The gradebook schema version nbgrader stamps a new gradebook with, read in process
+    (nbgrader runs ``alembic heads`` for it: 2 s, most of it starting Python)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if not head:
+        raise RuntimeError("no alembic head")
+    return head
+
+
+class _InProcessNbgrader:
+    """nbgrader in a grading worker, configured once like the ``nbgrader`` command run from the
+    repository root (nbgrader_config.py, with the environment the pipeline set)."""
+
+    def __init__(self) -> None:
+        import nbgrader.api
+        from nbgrader.apps.autogradeapp import AutogradeApp
+
+        _patient_gradebook()
+        shell_out = nbgrader.api.get_alembic_version
+
+        def alembic_version() -> str:
+            try:
+                return _alembic_head()
+            except Exception:  # any surprise: nbgrader's own way
+                return shell_out()
+
+        nbgrader.api.get_alembic_version = alembic_version
+        self.grading_dir = Path(os.environ["GDCOURSE_GRADING_DIR"])
+        self.timeout = int(os.environ["GDCOURSE_CELL_TIMEOUT"])
+        self.app = AutogradeApp()
+        self.app.initialize([])
+        manager = self.app.config.get("KernelManager") or {}
+        self.ipc = str(manager.get("ip", "")) if manager.get("transport") == "ipc" else ""
+
+    def _convert(self, converter_class, assignment: str, student: str | None = None,
+                 **directories: str) -> str | None:
+        """Run one nbgrader converter for ``assignment`` (and ``student``); None when it
+        succeeded, else the first error it logged."""
+        from nbgrader.utils import capture_log
+
+        coursedir = self.app.coursedir
+        changed = {"assignment_id": assignment, **directories}
+        if student is not None:
+            changed["student_id"] = student
+        saved = {name: getattr(coursedir, name) for name in changed}
+        try:
+            for name, value in changed.items():
+                setattr(coursedir, name, value)
+            converter = converter_class(coursedir=coursedir, parent=self.app)
+            converter.force = True
+            outcome = capture_log(converter)
+        finally:
+            for name, value in saved.items():
+                setattr(coursedir, name, value)
+        if outcome["success"]:
+            return None
+        text = outcome.get("log", "") + "\n" + outcome.get("error", "")
+        errors = [line.strip() for line in text.splitlines()
+                  if "ERROR" in line and "There was an error" not in line]
+        return errors[0][-200:] if errors else ""
+
+    def autograde(self, assignment: str, student: str) -> str | None:
+        """``nbgrader autograde ASSIGNMENT --student STUDENT --force``, in this process: None when
+        it succeeded, else why not."""
+        from nbgrader.converters import Autograde
+
+        error = self._convert(Autograde, assignment, student)
+        if error is None:
+            return None
+        return "nbgrader could not grade it" + (f" ({error})" if error else "")
+
+    def register(self, names: list[str], release: str, students: list[str]) -> dict:
+        """Record the assignments' cells (hidden tests included) in the gradebook, generating the
+        student notebooks into ``release`` (the reference for spotting edited test cells), and
+        add ``students``; return the assignments' maximum scores."""
+        from nbgrader.converters import GenerateAssignment
+
+        for name in names:
+            error = self._convert(GenerateAssignment, name, release_directory=release)
+            if error is not None:
+                raise RuntimeError(f"nbgrader generate_assignment {name} failed"
+                                   + (f": {error}" if error else ""))
+        with _gradebook(self.grading_dir) as gradebook:
+            for student in students:
+                gradebook.update_or_create_student(student)
+            return {name: float(gradebook.find_assignment(name).max_score) for name in names}
+
+
+def _serve() -> None:
+    """A grading worker's main loop: one JSON request a line on stdin, one JSON answer a line on
+    the original stdout. Anything else printed (by nbgrader, or kernels started from here) goes
+    to stderr, the worker's log."""
+    import traceback
+
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")  # not inherited by kernels
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+    def answer(message: dict) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    try:
+        grader = _InProcessNbgrader()
+    except BaseException:
+        answer({"error": traceback.format_exc()[-4000:]})
+        raise SystemExit(1) from None
+    answer({"ready": True, "ipc": grader.ipc})
+    for line in requests:
+        request = json.loads(line)
+        try:
+            if request["do"] == "register":
+                reply = {"max_scores": grader.register(request["names"], request["release"],
+                                                       request["students"])}
+            else:
+                result = _grade_one(grader, request["student"], request["assignment"],
+                                    Path(request["path"]), Path(request["released"]),
+                                    Result(**request["base"]))
+                reply = {"result": asdict(result)}
+        except Exception:
+            reply = {"error": traceback.format_exc()[-4000:]}
+        answer(reply)
+    # End of input: every kernel has been stopped. Run the exit handlers (they remove the
+    # kernels' socket folders) but skip the interpreter's teardown, which takes half a second.
+    import atexit
+
+    getattr(atexit, "_run_exitfuncs", lambda: None)()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+class _Worker:
+    """The pipeline's end of one grading worker (:func:`_serve`)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from gdcourse.grade import _serve; _serve()"], cwd=ROOT,
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=handle,
+                start_new_session=True)  # its own process group: killed as one
+        self.pending = b""
+        self.ready = False
+        self.ipc = ""
+        self.job: tuple | None = None  # (key, limit) of the request it is working on
+        self.started = time.perf_counter()
+        self.deadline = self.started + WORKER_STARTUP_LIMIT
+
+    def send(self, key, request: dict, limit: float) -> None:
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        self.job = (key, limit)
+        now = time.perf_counter()
+        if self.ready:
+            self.started, self.deadline = now, now + limit
+        else:  # the clock starts once it is ready
+            self.deadline = now + WORKER_STARTUP_LIMIT + limit
+
+    def receive(self) -> list[dict] | None:
+        """The whole messages that arrived (call when its stdout is readable); None at EOF."""
+        data = os.read(self.process.stdout.fileno(), 1 << 16)
+        if not data:
+            return None
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def log_tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1][-300:] if lines else "no output"
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._reap()
+
+    def stop(self, wait: float = 15) -> None:
+        """Let it finish (end of input), killing it if it does not exit within ``wait`` s."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._reap()
+
+    def _reap(self) -> None:
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if self.ipc.startswith("/tmp/gdcourse-ipc-"):  # its kernels' sockets, if it was killed
+            shutil.rmtree(os.path.dirname(self.ipc), ignore_errors=True)
+
+
+class _Pool:
+    """Up to ``size`` workers taking jobs from a queue, each job under its own time limit."""
+
+    def __init__(self, env: dict[str, str], size: int, logs: Path) -> None:
+        import selectors
+
+        self.env, self.size, self.logs = env, size, logs
+        self.selector = selectors.DefaultSelector()
+        self.workers: list[_Worker] = []
+        self.queue: list[tuple] = []
+        self.spawned = 0
+        for _ in range(size):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        import selectors
+
+        self.spawned += 1
+        worker = _Worker(self.env, self.logs / f"worker-{self.spawned}.log")
+        self.selector.register(worker.process.stdout, selectors.EVENT_READ, worker)
+        self.workers.append(worker)
+
+    def _retire(self, worker: _Worker, kill: bool = True) -> None:
+        self.selector.unregister(worker.process.stdout)
+        self.workers.remove(worker)
+        if kill:
+            worker.kill()
+        else:
+            worker.stop(wait=5)
+
+    def busy(self) -> bool:
+        return bool(self.queue) or any(worker.job for worker in self.workers)
+
+    def submit(self, key, request: dict, limit: float) -> None:
+        self.queue.append((key, request, limit))
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        working = sum(worker.job is not None for worker in self.workers)
+        while len(self.workers) < min(self.size, working + len(self.queue)):
+            self._spawn()
+        for worker in list(self.workers):
+            if worker.job is None and self.queue:
+                key, request, limit = self.queue.pop(0)
+                try:
+                    worker.send(key, request, limit)
+                except OSError:  # it died while idle: another one takes the job
+                    self.queue.insert(0, (key, request, limit))
+                    self._retire(worker)
+                    self._dispatch()
+                    return
+
+    def wait(self) -> list[tuple]:
+        """Block until jobs finish; return them as (key, reply or None, why not, seconds).
+
+        A job whose worker outlives the job's limit, or dies, ends with reply None: the worker
+        is killed and another one started for the jobs still queued. A worker that cannot start
+        nbgrader at all raises RuntimeError (every job would fail the same way)."""
+        if not self.busy():
+            raise RuntimeError("no job to wait for")
+        done: list[tuple] = []
+        while not done:
+            now = time.perf_counter()
+            soonest = min((w.deadline for w in self.workers if w.job or not w.ready),
+                          default=now + 60)
+            for selected, _ in self.selector.select(timeout=max(0.0, soonest - now)):
+                worker = selected.data
+                try:
+                    messages = worker.receive()
+                except (OSError, ValueError):
+                    messages = None
+                if messages is None:  # the process ended
+                    if not worker.ready:
+                        self._retire(worker)
+                        raise RuntimeError(f"a grading worker did not start: {worker.log_tail()}")
+                    self._retire(worker, kill=False)
+                    if worker.job:
+                        why = (f"the grading process stopped unexpectedly (exit status "
+                               f"{worker.process.returncode}, {worker.log_tail()})")
+                        done.append((worker.job[0], None, why,
+                                     time.perf_counter() - worker.started))
+                    continue
+                for message in messages:
+                    if not worker.ready:
+                        if not message.get("ready"):
+                            self._retire(worker)
+                            detail = (message.get("error") or "").strip().splitlines()
+                            raise RuntimeError("a grading worker could not start nbgrader: "
+                                               + (detail[-1] if detail else worker.log_tail()))
+                        worker.ready, worker.ipc = True, message.get("ipc", "")
+                        if worker.job:
+                            worker.started = time.perf_counter()
+                            worker.deadline = worker.started + worker.job[1]
+                    elif worker.job:
+                        done.append((worker.job[0], message, "",
+                                     time.perf_counter() - worker.started))
+                        worker.job = None
+            now = time.perf_counter()
+            for worker in list(self.workers):
+                if worker.deadline > now or not (worker.job or not worker.ready):
+                    continue
+                self._retire(worker)
+                if not worker.ready and not worker.job:
+                    raise RuntimeError(f"a grading worker did not start within "
+                                       f"{WORKER_STARTUP_LIMIT} s: {worker.log_tail()}")
+                key, limit = worker.job
+                done.append((key, None, f"grading stopped after {limit:.0f} s",
+                             time.perf_counter() - worker.started))
+            self._dispatch()
+        return done
+
+    def close(self, kill: bool = False) -> None:
+        """Stop every worker: at the end of their input (all at once), or killed."""
+        for worker in self.workers:
+            self.selector.unregister(worker.process.stdout)
+            if not kill:
+                try:
+                    worker.process.stdin.close()
+                except OSError:
+                    pass
+        for worker in self.workers:
+            if kill:
+                worker.kill()
+            else:
+                worker.stop()
+        self.workers = []
+        self.selector.close()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -470,9 +983,15 @@ def sanitize_feedback(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
-def _write_feedback(autograded: Path, target: Path, result: Result, questions: dict) -> None:
-    from nbconvert import HTMLExporter
+_EXPORTER = None
 
+
+def _write_feedback(autograded: Path, target: Path, result: Result, questions: dict) -> None:
+    global _EXPORTER
+    if _EXPORTER is None:  # one per process: reusing its templates halves the time per page
+        from nbconvert import HTMLExporter
+
+        _EXPORTER = HTMLExporter(template_name="classic")
     notebook = sanitize_feedback(nbformat.read(autograded, as_version=4))
     lines = [f"# Feedback: {result.assignment}", "",
              f"**Score: {result.score:g} / {result.max_score:g}**", ""]
@@ -480,7 +999,7 @@ def _write_feedback(autograded: Path, target: Path, result: Result, questions: d
               sorted(questions.items())]
     lines += [f"- note: {note}" for note in result.notes]
     notebook.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
-    html, _ = HTMLExporter(template_name="classic").from_notebook_node(notebook)
+    html, _ = _EXPORTER.from_notebook_node(notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
 
@@ -498,8 +1017,10 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _grade_one(nbgrader: _Nbgrader, student: str, assignment: str, path: Path,
+def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path: Path,
                released: Path, base: Result) -> Result:
+    """Grade one notebook (in a worker): check it, copy it into submitted/, autograde it, read
+    its scores from the gradebook and write its feedback."""
     grading_dir = nbgrader.grading_dir
     result = base
     try:
@@ -523,20 +1044,12 @@ def _grade_one(nbgrader: _Nbgrader, student: str, assignment: str, path: Path,
         result.status = "invalid notebook"
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
-    code_cells = sum(cell.get("cell_type") == "code" for cell in notebook.cells)
-    limit = 120 + nbgrader.timeout * (code_cells + 5) * 2
-    run = nbgrader.run("autograde", assignment, "--student", student, "--force", limit=limit)
+    failure = nbgrader.autograde(assignment, student)
     scores = _gradebook_scores(grading_dir, student, assignment)
     autograded = grading_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if run is None or run.returncode != 0 or scores is None or not autograded.exists():
-        if run is None:
-            reason = f"grading stopped after {limit:.0f} s"
-        else:
-            errors = [line for line in (run.stdout + run.stderr).splitlines()
-                      if "ERROR" in line and "There was an error" not in line]
-            reason = "nbgrader could not grade it" + (f" ({errors[0][-200:]})" if errors else "")
+    if failure is not None or scores is None or not autograded.exists():
         result.status = "failed"
-        result.notes.append(reason + "; scored 0")
+        result.notes.append((failure or "nbgrader could not grade it") + "; scored 0")
         return result
     score, maximum, questions = scores
     result.score, result.max_score = float(score), float(maximum)
@@ -593,11 +1106,9 @@ def _record(report: dict, result: Result) -> None:
     report[key] = entry
 
 
-def _enter_sandbox(nbgrader: _Nbgrader, scratch: Path, limits, echo) -> None:
-    """Make every kernel of this run a sandboxed one, and check from inside one that the
-    sandbox holds (the gradebook, solutions and submissions invisible, no network, limits)."""
+def _enter_sandbox(nbgrader: _Nbgrader, scratch: Path, limits) -> None:
+    """Make every kernel of this run a sandboxed one (checked by :func:`_check_sandbox`)."""
     from gdcourse import sandbox
-    from gdcourse.release import SOLUTIONS
 
     if sandbox.bubblewrap() is None:
         raise RuntimeError("the grading sandbox needs bubblewrap, which is not installed "
@@ -610,6 +1121,15 @@ def _enter_sandbox(nbgrader: _Nbgrader, scratch: Path, limits, echo) -> None:
                                           if p)
     env["GDCOURSE_GRADING_KERNEL"] = sandbox.KERNEL_NAME
     env["GDCOURSE_SANDBOX"] = "1"
+
+
+def _check_sandbox(nbgrader: _Nbgrader, limits, echo) -> None:
+    """Check from inside a sandboxed kernel that the sandbox holds (the gradebook, solutions and
+    submissions invisible, no network, limits)."""
+    from gdcourse import sandbox
+    from gdcourse.release import SOLUTIONS
+
+    env = nbgrader.env
     canary = nbgrader.grading_dir / "submitted" / ".sandbox-check"
     canary.parent.mkdir(parents=True, exist_ok=True)
     canary.write_text("the grading sandbox must hide this file")
@@ -625,11 +1145,13 @@ def _enter_sandbox(nbgrader: _Nbgrader, scratch: Path, limits, echo) -> None:
 
 def grade(submissions: Path, assignments: list[str] | None = None,
           grading_dir: Path | None = None, timeout: int = 30, *, kernel: str | None = None,
-          regrade: bool = False, sandbox: bool = True, limits=None,
+          regrade: bool = False, sandbox: bool = True, limits=None, workers: int | None = None,
           echo: Callable[[str], object] = print) -> list[Result]:
     """Grade every submission in ``submissions``; return the results of this run (submissions
-    graded now, missing ones, and unchanged ones whose earlier grade was kept).
+    graded now, missing ones, and unchanged ones whose earlier grade was kept), sorted by
+    student and assignment.
 
+    ``workers`` notebooks are graded at a time (default: one per CPU this process may use).
     Kernels run in the grading sandbox with ``limits`` (a :class:`gdcourse.sandbox.Limits`,
     default ones when None); ``sandbox=False`` grades without it, with a warning, and only then
     may ``kernel`` name another kernelspec to run the submissions."""
@@ -645,6 +1167,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                          f"sandbox=False (--no-sandbox) with it")
     if limits is not None and not sandbox:
         raise ValueError("limits apply to the sandbox: they need sandbox=True")
+    workers = _check_workers(workers)
     from gdcourse.sandbox import Limits
 
     limits = Limits() if limits is None else limits
@@ -659,59 +1182,117 @@ def grade(submissions: Path, assignments: list[str] | None = None,
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         if sandbox:
-            _enter_sandbox(nbgrader, scratch, limits, echo)
-        else:
-            echo(UNSANDBOXED)
-            check_kernel(kernel or "python3", nbgrader.env)
-        released = nbgrader.register(names, scratch)
+            _enter_sandbox(nbgrader, scratch, limits)
         sources = {name: _sha256(SOLUTIONS / name / f"{name}.ipynb") for name in names}
         collect_notes: dict[tuple[str, str], list[str]] = {}
         found = collect_submissions(Path(submissions), names, scratch, collect_notes)
         students = sorted({student for student, _ in found})
         todo = [(s, a) for s in students for a in names]
-        echo(f"grading {len(found)} notebooks of {len(students)} students "
-             f"({', '.join(names)}) into {grading_dir}")
-        for index, (student, assignment) in enumerate(todo, start=1):
-            key = f"{student}/{assignment}"
-            prefix = f"[{index}/{len(todo)}] {student} {assignment}:"
-            earlier = report.get(key)
-            base = Result(student, assignment, 0.0, _max_score(grading_dir, assignment),
-                          notes=list(collect_notes.get((student, assignment), [])),
-                          source_sha256=sources[assignment], graded_at=_now())
-            if (student, assignment) not in found:
-                if earlier:
-                    echo(f"{prefix} no new submission, earlier grade kept "
-                         f"({earlier['score']:g}/{earlier['max_score']:g})")
-                    continue
-                base.status = "missing"
-                base.notes.append("no notebook submitted; scored 0")
-                result = base
+        hashes = {key: _sha256(path) for key, path in found.items()}
+        kept = {key for key in found if not regrade and (earlier := report.get("/".join(key)))
+                and earlier.get("submission_sha256") == hashes[key]
+                and earlier.get("source_sha256") == sources[key[1]]}
+        to_grade = [key for key in todo if key in found and key not in kept]
+        # The workers start (importing nbgrader) and register the assignments while the kernel
+        # or the sandbox is checked; nothing is graded before that check has passed.
+        pool = _Pool(nbgrader.env, min(workers, max(1, len(to_grade))), scratch)
+        try:
+            pool.submit("register", {"do": "register", "names": names,
+                                     "release": str(scratch / "release"),
+                                     "students": sorted({s for s, _ in to_grade})},
+                        REGISTER_LIMIT)
+            if sandbox:
+                _check_sandbox(nbgrader, limits, echo)
             else:
+                echo(UNSANDBOXED)
+                check_kernel(kernel or "python3", nbgrader.env)
+            ((_, reply, failure, _),) = pool.wait()
+            if reply is None or "max_scores" not in reply:
+                detail = failure or (reply["error"].strip().splitlines() or [""])[-1]
+                raise RuntimeError(f"could not register {', '.join(names)} in the gradebook: "
+                                   f"{detail[-2000:]}")
+            max_scores = reply["max_scores"]
+            _use_wal(grading_dir)  # before two workers write to it
+            echo(f"grading {len(found)} notebooks of {len(students)} students "
+                 f"({', '.join(names)}) into {grading_dir}"
+                 + (f" with {pool.size} workers" if pool.size > 1 else ""))
+            counter = iter(range(1, len(todo) + 1))
+
+            def finish(result: Result, shown: str) -> None:
+                results.append(result)
+                _record(report, result)
+                _save_report(grading_dir, report)  # after every notebook: nothing is lost
+                notes = f" - {'; '.join(result.notes)}" if result.notes else ""
+                echo(f"[{next(counter)}/{len(todo)}] {result.student} {result.assignment}:"
+                     f"{shown} {result.score:g}/{result.max_score:g} {result.status}{notes}")
+
+            bases = {}
+            for student, assignment in todo:
+                key = f"{student}/{assignment}"
+                earlier = report.get(key)
+                base = Result(student, assignment, 0.0, max_scores[assignment],
+                              notes=list(collect_notes.get((student, assignment), [])),
+                              source_sha256=sources[assignment], graded_at=_now())
+                if (student, assignment) not in found:
+                    if earlier:
+                        echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: no new "
+                             f"submission, earlier grade kept "
+                             f"({earlier['score']:g}/{earlier['max_score']:g})")
+                        continue
+                    base.status = "missing"
+                    base.notes.append("no notebook submitted; scored 0")
+                    finish(base, "")
+                elif (student, assignment) in kept:
+                    echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: unchanged since "
+                         f"{earlier.get('graded_at', 'earlier')}, grade kept "
+                         f"({earlier['score']:g}/{earlier['max_score']:g})")
+                    results.append(Result(**{k: v for k, v in earlier.items() if k != "history"}))
+                else:
+                    base.submission_sha256 = hashes[student, assignment]
+                    bases[student, assignment] = base
+            for student, assignment in to_grade:
                 path = found[student, assignment]
-                base.submission_sha256 = _sha256(path)
-                if (not regrade and earlier
-                        and earlier.get("submission_sha256") == base.submission_sha256
-                        and earlier.get("source_sha256") == base.source_sha256):
-                    echo(f"{prefix} unchanged since {earlier.get('graded_at', 'earlier')}, "
-                         f"grade kept ({earlier['score']:g}/{earlier['max_score']:g})")
-                    results.append(Result(**{k: v for k, v in earlier.items()
-                                             if k != "history"}))
-                    continue
-                clock = time.perf_counter()
-                result = _grade_one(nbgrader, student, assignment, path, released[assignment],
-                                    base)
-                result.notes = list(dict.fromkeys(result.notes))
-                result.seconds = round(time.perf_counter() - clock, 3)
-                prefix += f" ({result.seconds:.1f} s)"
-            results.append(result)
-            _record(report, result)
-            _save_report(grading_dir, report)  # after every student: an interruption loses nothing
-            notes = f" - {'; '.join(result.notes)}" if result.notes else ""
-            echo(f"{prefix} {result.score:g}/{result.max_score:g} {result.status}{notes}")
+                pool.submit((student, assignment), {
+                    "do": "grade", "student": student, "assignment": assignment,
+                    "path": str(path), "released": str(scratch / "release" / assignment /
+                                                       f"{assignment}.ipynb"),
+                    "base": asdict(bases[student, assignment])}, _safety_limit(path, timeout))
+            while pool.busy():
+                for key, reply, failure, seconds in pool.wait():
+                    result = bases[key]
+                    if reply is not None and "result" in reply:
+                        result = Result(**reply["result"])
+                    else:
+                        result.status = "failed"
+                        if reply is not None:
+                            lines = reply.get("error", "").strip().splitlines()
+                            failure = "the grader failed" + (f" ({lines[-1][-200:]})"
+                                                             if lines else "")
+                        result.notes.append(f"{failure}; scored 0")
+                    result.notes = list(dict.fromkeys(result.notes))
+                    result.seconds = round(seconds, 3)
+                    finish(result, f" ({result.seconds:.1f} s)")
+        except BaseException:
+            pool.close(kill=True)
+            raise
+        else:
+            pool.close()
+        finally:
+            _checkpoint(grading_dir)
     csv_path = _save_report(grading_dir, report)
     echo(f"done in {time.perf_counter() - started:.0f} s; grades: {csv_path}; feedback: "
          f"{grading_dir / 'feedback'}")
-    return results
+    return sorted(results, key=lambda result: (result.student, result.assignment))
+
+
+def _workers_argument(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -728,6 +1309,9 @@ def main(argv: list[str] | None = None) -> int:
                              "permissions); prints a warning")
     parser.add_argument("--kernel", help="with --no-sandbox: kernelspec that runs the submissions "
                                          "(default: the notebook's own, python3)")
+    parser.add_argument("--workers", type=_workers_argument, default=None, metavar="N",
+                        help="notebooks graded at a time (default: the number of CPUs available, "
+                             f"here {default_workers()})")
     parser.add_argument("--regrade", action="store_true",
                         help="grade unchanged submissions again (fresh random test inputs)")
     args = parser.parse_args(argv)
@@ -740,7 +1324,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         grade(args.submissions, args.assignments, args.grading_dir, args.timeout,
-              kernel=args.kernel, regrade=args.regrade, sandbox=not args.no_sandbox)
+              kernel=args.kernel, regrade=args.regrade, sandbox=not args.no_sandbox,
+              workers=args.workers)
     except (RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

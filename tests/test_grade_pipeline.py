@@ -148,7 +148,8 @@ def graded(tmp_path_factory):
     grading_dir = tmp_path_factory.mktemp("grading")
     log: list[str] = []
     started = time.perf_counter()
-    results = grade(folder, ASSIGNMENTS, grading_dir, timeout=TIMEOUT, echo=log.append)
+    results = grade(folder, ASSIGNMENTS, grading_dir, timeout=TIMEOUT, workers=2,
+                    echo=log.append)
     return {"results": {(r.student, r.assignment): r for r in results}, "dir": grading_dir,
             "log": log, "folder": folder, "seconds": time.perf_counter() - started,
             "csv": (grading_dir / "grades.csv").read_text()}
@@ -201,10 +202,18 @@ def test_report_lines_explain_every_bad_submission(graded):
 def test_progress_is_shown(graded):
     log = graded["log"]
     lines = [line for line in log if line.startswith("[")]
-    assert len(lines) == 2 * len(CLASS)
-    assert lines[0].startswith(f"[1/{2 * len(CLASS)}] Leo-Smith ch06_momentum: (")
+    total = 2 * len(CLASS)
+    assert len(lines) == total
+    # numbered in the order they finish (workers grade side by side), one line per notebook
+    assert [line.split("]")[0] for line in lines] == [f"[{i}/{total}" for i in range(1, total + 1)]
+    assert sorted(tuple(line.split("] ", 1)[1].split(":")[0].split()) for line in lines) == sorted(
+        (student, assignment) for student in CLASS for assignment in ASSIGNMENTS)
+    assert any(re.fullmatch(rf"\[\d+/{total}\] Leo-Smith ch06_momentum: \(\d+\.\d s\) 8/8 graded",
+                            line) for line in lines)
+    assert "Leo-Smith ch08_adam: 0/9 missing - no notebook submitted; scored 0" in "\n".join(lines)
     assert log[0].startswith("sandbox: every kernel runs in bubblewrap")
     assert log[1].startswith("grading 22 notebooks of 12 students")
+    assert log[1].endswith("with 2 workers")
     assert log[-1].startswith("done in")
 
 
@@ -287,6 +296,62 @@ def test_scores_per_question_are_recorded(graded):
         "q1-tests": [6.0, 6.0], "q2-tests": [3.0, 3.0]}
 
 
+SLOW_ANSWER = "import time\ntime.sleep(6)  # within the cell limit, past the run's limit\n" + \
+    solution_code(M)["q1-answer"]
+
+
+def grading_processes() -> list[str]:
+    """Command lines of grading workers and sandboxed kernels still running."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if "_serve()" in line or "gdcourse-sandbox" in line or "gdcourse/sandbox.py" in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.slow
+def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_path,
+                                                                   monkeypatch):
+    """Sequential grading gives the grades the parallel run gave; a notebook that outlives the
+    run's safety limit has its worker (and kernel) killed and scores 0, and the others are still
+    graded by a fresh worker."""
+    folder = tmp_path / "in"
+    chosen = ["alice", "carol", "dave", "judy"]
+    for student in chosen:
+        for assignment, (text, _) in CLASS[student].items():
+            if text is not None:
+                (folder / student).mkdir(parents=True, exist_ok=True)
+                (folder / student / f"{assignment}.ipynb").write_text(text)
+    (folder / "slowpoke").mkdir()
+    (folder / "slowpoke" / f"{M}.ipynb").write_text(
+        submission(M, correct(M, q1_answer=SLOW_ANSWER)))
+    real_limit = grade_module._safety_limit
+    monkeypatch.setattr(grade_module, "_safety_limit", lambda path, timeout: 3.0
+                        if "slowpoke" in str(path) else real_limit(path, timeout))
+    log: list[str] = []
+    results = grade(folder, ASSIGNMENTS, tmp_path / "grading", timeout=TIMEOUT, workers=1,
+                    echo=log.append)
+    assert not log[1].endswith("workers")
+    scores = {(r.student, r.assignment): r.score for r in results}
+    assert scores.pop(("slowpoke", M)) == 0.0
+    assert scores.pop(("slowpoke", A)) == 0.0  # missing
+    assert scores == {key: graded["results"][key].score for key in scores}
+    assert all(graded["results"][key].status == r.status for r in results
+               if (key := (r.student, r.assignment)) in graded["results"])
+    (slow,) = [r for r in results if (r.student, r.assignment) == ("slowpoke", M)]
+    assert slow.status == "failed"
+    assert "grading stopped after 3 s; scored 0" in slow.notes
+    assert not grading_processes()
+    with grade_module._gradebook(tmp_path / "grading") as gradebook:
+        graded_notebooks = {(s.student.id, s.assignment.name)
+                            for a in ASSIGNMENTS for s in gradebook.assignment_submissions(a)}
+    assert graded_notebooks >= {(s, a) for s in chosen for a in ASSIGNMENTS
+                                if CLASS[s][a][0] is not None}
+
+
 WRAPPED_ANSWER = """import os
 assert os.environ.get("GDCOURSE_KERNEL_MARK") == "wrapped", "not run by the wrapping kernel"
 """ + solution_code(M)["q1-answer"]
@@ -366,6 +431,15 @@ def test_command_line_refuses_bad_arguments(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no such assignment"):
         grade(tmp_path, ["ch99_nothing"], tmp_path / "grading")
+    for workers in (0, -1):
+        with pytest.raises(ValueError, match="workers must be a whole number of at least 1"):
+            grade(tmp_path, ["ch06_momentum"], tmp_path / "grading", workers=workers)
+    for workers in (1.5, True, "2"):
+        with pytest.raises(TypeError, match="workers must be an int"):
+            grade(tmp_path, ["ch06_momentum"], tmp_path / "grading", workers=workers)
+    with pytest.raises(SystemExit):
+        grade_module.main([str(tmp_path), "--workers", "0"])
+    assert "--workers: must be a whole number of at least 1, got '0'" in capsys.readouterr().err
 
 
 def test_sanitize_feedback_removes_hidden_tests_and_tracebacks():
