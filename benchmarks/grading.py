@@ -152,6 +152,19 @@ def _fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return intercept, slope
 
 
+def linearity(points: list[tuple[int, float]]) -> float:
+    """Seconds per added notebook between the two largest classes over that between the two
+    smallest, from (notebooks, total seconds) points: 1 when the time is linear in the class."""
+    points = sorted(points)
+    if len(points) < 3:
+        raise ValueError(f"linearity needs at least 3 class sizes, got {len(points)}")
+
+    def marginal(a: tuple[int, float], b: tuple[int, float]) -> float:
+        return (b[1] - a[1]) / (b[0] - a[0])
+
+    return marginal(points[-2], points[-1]) / marginal(points[0], points[1])
+
+
 def run() -> list[dict]:
     sizes = _sizes()
     repeats = max(1, int(os.environ.get("GDCOURSE_BENCH_REPEATS", "1")))
@@ -195,10 +208,7 @@ def run() -> list[dict]:
         for label, totals in (("plain nbgrader", plain), ("gdcourse.grade", ours)):
             points = [(size * len(ASSIGNMENTS), statistics.median(totals[size]))
                       for size in sizes]
-            def marginal(a: tuple[int, float], b: tuple[int, float]) -> float:
-                return (b[1] - a[1]) / (b[0] - a[0])  # seconds per added notebook
-
-            ratio = marginal(points[-2], points[-1]) / marginal(points[0], points[1])
+            ratio = linearity(points)
             intercept, slope = _fit(points)
             rows.append(row("grading", f"{label}: s per added notebook, {sizes[-2]}->{sizes[-1]} "
                             f"/ {sizes[0]}->{sizes[1]} students", ratio, "x",
