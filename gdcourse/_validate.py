@@ -113,13 +113,12 @@ def as_float_array(name: str, value: Any) -> np.ndarray:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:  # ragged lists and the like
         raise TypeError(f"{name} must be a real number or an array of real numbers: {error}") from None
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-    ):
+    kind = array.dtype.kind  # "f" floating, "i"/"u" integer; "b" bool, "c" complex, "O", ...
+    if kind not in "fiu":
         raise TypeError(
             f"{name} must be a real number or an array of real numbers, "
             f"got {type(value).__name__} of dtype {array.dtype}"
         )
-    if np.issubdtype(array.dtype, np.integer):
+    if kind in "iu":
         array = array.astype(np.float64)
     return array
