@@ -290,14 +290,28 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     command += ["--die-with-parent", *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--tmpfs", "/tmp"]
     folders = _python_folders()
-    command += _parents(folders + [sockets, workdir])
+    mount_points = folders + [sockets, workdir]
+    # Mount points deep inside /tmp (the sandbox's own, writable /tmp) get their folders above
+    # them on a tmpfs of their own, made read-only below like the sandbox's root.
+    sealed = sorted({Path("/tmp", point.relative_to("/tmp").parts[0]) for point in mount_points
+                     if point.is_relative_to("/tmp") and len(point.relative_to("/tmp").parts) > 1}
+                    - set(mount_points))
+    for folder in sealed:
+        command += ["--perms", "0755", "--tmpfs", str(folder)]
+    command += _parents(mount_points)
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
     command += ["--bind", str(sockets), str(sockets), "--bind", str(workdir), str(workdir)]
     for notebook in sorted(workdir.glob("*.ipynb")):  # the autograded copy holds hidden tests
         command += ["--ro-bind", "/dev/null", str(notebook)]
-    command += ["--perms", "0444", "--file", str(connection_fd), CONNECTION_FILE,
-                "--chdir", str(workdir), "--clearenv"]
+    command += ["--perms", "0444", "--file", str(connection_fd), CONNECTION_FILE]
+    # The sandbox's own root and the sealed tmpfs (the folders made above for mount points)
+    # read-only: in a user namespace the kernel would own them and could create files there
+    # (private to the sandbox, but a submission should find nowhere to write but its folder and
+    # /tmp).
+    for folder in ["/", *map(str, sealed)]:
+        command += ["--remount-ro", folder]
+    command += ["--chdir", str(workdir), "--clearenv"]
     environment = {"HOME": HOME, "USER": "student", "LANG": "C.UTF-8",
                    "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython",

@@ -59,10 +59,14 @@ def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
     assert ("--ro-bind", str(workdir.resolve() / "ch02.ipynb")) in binds  # blanked by /dev/null
     mounted = [target for _, target in binds]
     assert str(ROOT) not in mounted and str(ROOT / "solutions") not in mounted
+    needed = (sys.prefix, sys.base_prefix, str(ROOT / "gdcourse"))  # may live in the home
     assert not any(target.startswith(str(Path.home())) and target != str(Path.home())
-                   and not target.startswith(sys.prefix) and not target.startswith(
-                       sys.base_prefix) for target in mounted)
+                   and not target.startswith(needed) for target in mounted)
     assert "--clearenv" in command and "--die-with-parent" in command
+    remount = command.index("--remount-ro")  # the sandbox's root, after every mount on it
+    assert command[remount + 1] == "/"
+    assert remount > max(i for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind",
+                                                                       "--dir", "--file"))
     assert any(flag in command for flag in ("--unshare-all", "--unshare-net"))
     inside = command[command.index("--") + 1:]
     assert "--inside" in inside and inside[-2:] == ["-f", sandbox.CONNECTION_FILE]
@@ -99,3 +103,45 @@ def test_the_check_fails_when_the_sandbox_does_not_hold(sandbox_environment):
     # and so must a check expecting other limits than the kernelspec sets
     with pytest.raises(SandboxError, match="RLIMIT_AS is 1073741824, expected 2147483648"):
         sandbox.verify(sandbox_environment, Limits(), [])
+
+
+AS_GRADER = """
+import json, sys
+from pathlib import Path
+from gdcourse import sandbox
+from gdcourse.sandbox import Limits
+
+folder, secret = Path(sys.argv[1]), Path(sys.argv[2])
+sandbox.install_kernelspec(folder / "jupyter", Limits())
+environment = {"JUPYTER_PATH": str(folder / "jupyter"), "HOME": str(folder),
+               "PATH": sys.argv[3]}
+print(json.dumps(sandbox.verify(environment, Limits(), [secret, Path(sys.argv[4])])))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as any other user the whole suite runs this way")
+def test_a_grader_who_is_not_root_gets_the_same_sandbox(tmp_path):
+    """Instructors rarely grade as root; then bubblewrap runs in a user namespace instead. Here
+    the grader runs as user 1000 of a user namespace of its own (``unshare``), which owns this
+    machine's files as the instructor owns theirs, and the check that runs before grading must
+    pass there too."""
+    import shutil
+    import subprocess
+
+    as_user = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    userns = subprocess.run([*as_user, sandbox.bubblewrap() or "bwrap", "--unshare-all",
+                             "--ro-bind", "/", "/", "true"], capture_output=True, check=False)
+    if userns.returncode != 0:
+        pytest.skip("this kernel refuses nested user namespaces")
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("hidden tests")
+    run = subprocess.run(
+        [*as_user, sys.executable, "-c", AS_GRADER, str(tmp_path), str(secret),
+         os.environ["PATH"], str(ROOT / "solutions")],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["visible"] == [] and found["network"] is False
+    assert found["user"] == 1000  # no user change: the namespace maps the grader's own
