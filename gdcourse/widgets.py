@@ -189,13 +189,24 @@ def _pin_labels(axes, offsets=(0.55, 0.75)) -> None:
 
 
 def _log_limits(values: np.ndarray) -> tuple[float, float]:
+    """Limits of a log axis showing ``values``: whole decades, with some room at both ends.
+
+    Whole decades keep the limits (and so the cached background, see ``Explorer._pixels``) the
+    same while a slider moves the curve a little."""
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size == 0:
         return 1e-3, 1.0
     low, high = positive.min(), positive.max()
     if high <= low * 1.5:
         low, high = low / 2, high * 2
-    return low / 1.6, high * 1.6
+    return 10.0 ** np.floor(np.log10(low / 1.6)), 10.0 ** np.ceil(np.log10(high * 1.6))
+
+
+def _steps_axis_end(steps: int) -> int:
+    """The right end of a step axis: ``steps`` rounded up to a multiple of half its power of ten
+    (450 → 500, 61 → 65), so moving a steps slider by one mostly keeps the axis as it is."""
+    unit = max(1, 10 ** int(np.log10(steps)) // 2)
+    return -(-steps // unit) * unit  # ceil(steps / unit) * unit
 
 
 def _linear_limits(values: np.ndarray) -> tuple[float, float]:
@@ -250,6 +261,8 @@ class Explorer:
         self._view = None
         self._syncing = False
         self._static_statuses: tuple[tuple, list[str]] | None = None  # (for values, statuses)
+        self._background = None  # the figure without its moving artists, for _view_state()
+        self._background_view: tuple | None = None
         self.status = ""
         self._setup()
         _pin_labels(self.axes)
@@ -331,9 +344,48 @@ class Explorer:
                 self._image])
         return self._view
 
+    def _moving_artists(self) -> list:
+        """The artists an update may change: every line, text and legend of the panels (in
+        drawing order) and the status line above them."""
+        artists = []
+        for ax in self.axes:
+            legend = ax.get_legend()
+            on_axes = [*ax.lines, *ax.texts, *([legend] if legend is not None else [])]
+            artists += sorted(on_axes, key=lambda artist: artist.get_zorder())
+        return artists + list(self.figure.texts)
+
+    def _view_state(self) -> tuple:
+        """Everything the background depends on: the figure's size, and for each panel its
+        limits, scales, labels and the artists that are not moving (contour maps and the like,
+        compared by identity)."""
+        return (tuple(self.figure.get_size_inches()), self.figure.dpi,
+                *((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(),
+                   ax.get_title(), ax.get_xlabel(), ax.get_ylabel(),
+                   tuple(ax.collections), tuple(ax.images), tuple(ax.patches))
+                  for ax in self.axes))
+
     def _pixels(self) -> np.ndarray:
-        self.figure.canvas.draw()
-        return np.asarray(self.figure.canvas.buffer_rgba())[..., :3].copy()
+        """The figure's pixels (RGB), drawn by blitting: the background (axes, ticks, labels,
+        contour maps: most of the drawing time) is drawn once per view and kept, and each update
+        draws only the moving artists over a copy of it. The moving artists are therefore drawn
+        on top of the axes' frames, where a full draw would put the frames on top."""
+        canvas = self.figure.canvas
+        moving = self._moving_artists()
+        view = self._view_state()
+        if view != self._background_view:
+            for artist in moving:
+                artist.set_animated(True)  # left out of the background
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._background_view = view
+        else:
+            canvas.restore_region(self._background)
+        renderer = canvas.get_renderer()
+        for artist in moving:
+            artist.set_animated(True)
+            if artist.get_visible():
+                artist.draw(renderer)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
     def render_png(self) -> bytes:
         """The current figure as PNG bytes (fast compression: this runs on every update)."""
@@ -695,7 +747,7 @@ class ComparisonExplorer(Explorer):
             shown_all.append(shown)
         loss_ax = self.axes[1]
         shown = np.concatenate(shown_all)
-        loss_ax.set_xlim(0, values["steps"])
+        loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
         loss_ax.set_ylim(*(_log_limits(shown) if self._log else _linear_limits(shown)))
         return (f"{self.loss.name}, {values['steps']} steps: final loss "
                 + ", ".join(f"{name} {_final(run)}"
@@ -900,7 +952,7 @@ class MomentumExplorer(Explorer):
             shown_all.append(shown)
         self.trajectories = runs
         loss_ax = self.axes[1]
-        loss_ax.set_xlim(0, values["steps"])
+        loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
         loss_ax.set_ylim(*_log_limits(np.concatenate(shown_all)))
         gd, momentum = runs
         return (f"lr = {values['lr']:.3g} (GD stable below {self.bound:.3g}), "

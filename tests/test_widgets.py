@@ -330,3 +330,67 @@ def test_alt_text_follows_the_current_settings():
     explorer.update(steps=12)
     assert "after 12 steps" in explorer.alt_text()
     assert "after 30 steps" not in explorer.alt_text()
+
+
+# --------------------------------------------------------------------------------------------
+# drawing by blitting: the background is kept while the view stays, the picture is the same
+
+
+def full_draw(explorer) -> np.ndarray:
+    """The figure drawn the ordinary way, every artist in its place (then forgotten)."""
+    for artist in explorer._moving_artists():
+        artist.set_animated(False)
+    explorer.figure.canvas.draw()
+    pixels = np.asarray(explorer.figure.canvas.buffer_rgba())[..., :3].copy()
+    explorer._background_view = None
+    return pixels
+
+
+def counting_draws(explorer) -> list:
+    calls = []
+    canvas = explorer.figure.canvas
+    draw = canvas.draw
+    canvas.draw = lambda *args, **kwargs: (calls.append(1), draw(*args, **kwargs))[1]
+    return calls
+
+
+DRAGS = [(lr_explorer, "lr", [0.100, 0.101, 0.102, 0.5]),
+         (optimizer_comparison, "lr_adam", [0.050, 0.051, 0.052, 0.5]),
+         (batch_size_explorer, "batch_size", [16, 17, 18, 1]),
+         (momentum_explorer, "momentum", [0.900, 0.901, 0.902, 0.2])]
+
+
+@pytest.mark.parametrize(("make", "control", "values"), DRAGS,
+                         ids=[make.__name__ for make, *_ in DRAGS])
+def test_a_drag_redraws_only_what_moves_and_looks_like_a_full_draw(make, control, values):
+    explorer = make(static=False)
+    explorer.update(**{control: values[0]})
+    explorer._pixels()
+    draws = counting_draws(explorer)
+    pictures = []
+    for value in values:
+        explorer.update(**{control: value})
+        pictures.append(explorer._pixels())
+        assert explorer._pixels().tobytes() == pictures[-1].tobytes()  # idempotent
+    # small moves keep the view (limits snap to whole decades): no full draw at all ...
+    assert len(draws) <= 1, "a small slider move redrew the whole figure"
+    # ... yet the picture follows the moving artists
+    assert pictures[0].tobytes() != pictures[-1].tobytes()
+    # and each picture matches a full draw of the same state, up to where a moving line
+    # crosses an axis frame (drawn over it, not under it)
+    blitted = explorer._pixels()
+    reference = full_draw(explorer)
+    assert blitted.shape == reference.shape
+    assert np.mean(np.any(blitted != reference, axis=-1)) < 2e-3
+
+
+def test_a_new_view_redraws_the_background():
+    explorer = optimizer_comparison(static=False)
+    explorer._pixels()
+    draws = counting_draws(explorer)
+    rosenbrock = explorer._pixels()
+    explorer.update(loss="beale")  # a new contour map and new limits
+    beale = explorer._pixels()
+    assert len(draws) == 1
+    assert np.mean(np.any(rosenbrock != beale, axis=-1)) > 0.2  # the map itself changed
+    assert np.mean(np.any(beale != full_draw(explorer), axis=-1)) < 2e-3
