@@ -375,14 +375,17 @@ class Explorer:
         if view != self._background_view:
             for artist in moving:
                 artist.set_animated(True)  # left out of the background
-            canvas.draw()
+            try:
+                canvas.draw()
+            finally:  # so that figure.savefig() and the like still draw everything
+                for artist in moving:
+                    artist.set_animated(False)
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self._background_view = view
         else:
             canvas.restore_region(self._background)
         renderer = canvas.get_renderer()
         for artist in moving:
-            artist.set_animated(True)
             if artist.get_visible():
                 artist.draw(renderer)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -384,6 +384,16 @@ def test_a_drag_redraws_only_what_moves_and_looks_like_a_full_draw(make, control
     assert np.mean(np.any(blitted != reference, axis=-1)) < 2e-3
 
 
+def test_the_figure_still_saves_whole_after_blitting(tmp_path):
+    explorer = lr_explorer(static=False)
+    explorer.update(lr=0.3)
+    blitted = explorer._pixels()
+    explorer.figure.savefig(tmp_path / "saved.png", dpi=explorer.figure.dpi)
+    saved = np.asarray(Image.open(tmp_path / "saved.png").convert("RGB"))
+    assert saved.shape == blitted.shape
+    assert np.mean(np.any(saved != blitted, axis=-1)) < 2e-3  # the path and status included
+
+
 def test_a_new_view_redraws_the_background():
     explorer = optimizer_comparison(static=False)
     explorer._pixels()
