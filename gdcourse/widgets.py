@@ -259,6 +259,7 @@ class Explorer:
         self._controls: dict[str, Any] | None = None
         self._image = None
         self._view = None
+        self._status_line = None  # the live view's status, as text
         self._syncing = False
         self._static_statuses: tuple[tuple, list[str]] | None = None  # (for values, statuses)
         self._background = None  # the figure without its moving artists, for _view_state()
@@ -300,6 +301,7 @@ class Explorer:
         self._sync_controls()
         if self._image is not None:
             self._image.value = self.render_png()
+            self._status_line.value = self._status_html()
         return self
 
     def _sync_controls(self) -> None:
@@ -333,16 +335,21 @@ class Explorer:
 
     @property
     def widget(self):
-        """The live widget: the controls above an image of the figure (built once)."""
+        """The live widget: the controls, an image of the figure and the status line under it,
+        as text (built once)."""
         if self._view is None:
             import ipywidgets as widgets
 
             self._image = widgets.Image(value=self.render_png(), format="png")
+            self._status_line = widgets.HTML(value=self._status_html())
             self._view = widgets.VBox([
                 widgets.HBox(list(self.controls.values()),
                              layout=widgets.Layout(flex_flow="row wrap")),
-                self._image])
+                self._image, self._status_line])
         return self._view
+
+    def _status_html(self) -> str:
+        return f'<span style="font-size: 0.9em">{html.escape(self.status)}</span>'
 
     def _moving_artists(self) -> list:
         """The artists an update may change: every line, text and legend of the panels (in
@@ -391,11 +398,23 @@ class Explorer:
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
     def render_png(self) -> bytes:
-        """The current figure as PNG bytes (fast compression: this runs on every update)."""
+        """The live view's picture as PNG bytes (fast compression: this runs on every update).
+
+        The status line is left out, with the band above the panel titles that holds it: the
+        live view shows it as text under the image, which costs no drawing and which screen
+        readers read."""
         from PIL import Image
 
+        self._suptitle.set_visible(False)
+        try:
+            pixels = self._pixels()
+        finally:
+            self._suptitle.set_visible(True)
+        renderer = self.figure.canvas.get_renderer()
+        titles_top = max(ax.title.get_window_extent(renderer).y1 for ax in self.axes)
+        band = max(0, int(self.figure.bbox.height - titles_top) - 4)
         buffer = io.BytesIO()
-        Image.fromarray(self._pixels()).save(buffer, format="png", compress_level=1)
+        Image.fromarray(pixels[band:]).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
     # -- static fallback -----------------------------------------------------------------------

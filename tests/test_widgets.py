@@ -87,6 +87,13 @@ def test_code_updates_move_the_sliders_and_the_image():
     assert explorer.controls["steps"].value == 12
     assert bytes(image.value) != before
     assert bytes(image.value).startswith(b"\x89PNG")
+    # the status line is text under the image, not pixels in it
+    status = explorer.widget.children[2]
+    assert status.value.endswith(f"{explorer.status}</span>")
+    assert explorer.status.startswith("lr = 0.3: after 12 steps")
+    width, height = Image.open(io.BytesIO(bytes(image.value))).size
+    assert width == explorer.figure.bbox.width and height < explorer.figure.bbox.height - 10
+    assert explorer._suptitle.get_visible()  # the figure itself keeps it (static view, savefig)
     explorer.controls["steps"].value = 5
     assert len(calls) == 2
     assert len(explorer.path.get_xdata()) == 6
