@@ -419,12 +419,11 @@ def check_kernel(kernel: str = "python3", env: dict[str, str] | None = None) -> 
 
 
 class _Nbgrader:
-    """What every grading process of a run shares: the grading folder, the per-cell time limit
-    and the environment nbgrader runs in (read by nbgrader_config.py)."""
+    """What every grading process of a run shares: the grading folder and the environment
+    nbgrader runs in (read by nbgrader_config.py; it carries the per-cell time limit)."""
 
     def __init__(self, grading_dir: Path, timeout: int, kernel: str | None) -> None:
         self.grading_dir = grading_dir
-        self.timeout = timeout
         self.env = _environment(grading_dir, timeout, kernel)
 
 
