@@ -47,14 +47,15 @@ def _nbgrader() -> str:
     return str(Path(sys.executable).parent / "nbgrader")
 
 
-def _generate(names: list[str], release_dir: Path, env: dict[str, str], *, db: bool) -> None:
-    """Run ``nbgrader generate_assignment`` for ``names``: one process for all of them when they
-    are all the assignments there are (nbgrader's start-up dominates), else one per name."""
+def _generate(names: list[str], release_dir: Path, env: dict[str, str]) -> None:
+    """Run ``nbgrader generate_assignment`` for ``names``, without a gradebook: one process for
+    all of them when they are all the assignments there are (nbgrader's start-up dominates),
+    else one per name."""
     patterns = ["*"] if sorted(names) == assignments() else names
     for pattern in patterns:
-        command = [_nbgrader(), "generate_assignment", pattern, "--force",
+        command = [_nbgrader(), "generate_assignment", pattern, "--force", "--no-db",
                    f"--CourseDirectory.release_directory={release_dir}"]
-        result = subprocess.run([*command, *([] if db else ["--no-db"])], cwd=ROOT, env=env,
+        result = subprocess.run(command, cwd=ROOT, env=env,
                                 capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {pattern} failed:\n{result.stderr}")
@@ -70,7 +71,7 @@ def release(names: list[str] | None = None, output: Path = EXERCISES) -> list[Pa
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         env = {**os.environ, "PATH": path, "GDCOURSE_GRADING_DIR": os.path.join(scratch, "grading")}
-        _generate(names, Path(scratch) / "release", env, db=False)
+        _generate(names, Path(scratch) / "release", env)
         for name in names:
             target = output / name
             if target.exists():
