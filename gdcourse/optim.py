@@ -952,3 +952,83 @@ def get_optimizer(name: str, **hyperparameters: Any) -> Optimizer:
         raise ValueError(f"name must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
     return OPTIMIZERS[key](**hyperparameters)
 
+
+
+# --------------------------------------------------------------------------------------------
+# AdaMax (appended: the book's chapter 8 meets it as a relative of Adam)
+# --------------------------------------------------------------------------------------------
+
+
+class AdaMaxState(NamedTuple):
+    """State of :class:`AdaMax`: ``t``, first moment ``m`` and the infinity-norm average ``u``."""
+
+    t: int
+    m: Params
+    u: Params
+
+
+@dataclass(frozen=True)
+class AdaMax(Optimizer):
+    r"""AdaMax: Adam with the root mean square replaced by an exponentially weighted maximum.
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        u_t = \max\big(\beta_2 u_{t-1},\ |g_t| + \epsilon\big), \qquad
+        \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, \frac{m_t}{u_t}
+
+    with :math:`m_0 = u_0 = 0`.
+
+    Notes
+    -----
+    Kingma & Ba derive it as the limit p → ∞ of an Adam built on the Lᵖ norm of past gradients:
+    :math:`u_t` needs no bias correction, because a maximum is not dragged towards its zero start
+    the way an average is. ε sits inside the maximum, as in ``torch.optim.Adamax`` (the paper has
+    none); ``weight_decay`` adds λθ to the gradient (coupled L2). Defaults as PyTorch: η = 2e-3,
+    β = (0.9, 0.999), ε = 1e-8. Chapter 8 of the book introduces it.
+
+    References
+    ----------
+    Kingma, D. P. & Ba, J. (2015). Adam: a method for stochastic optimization. ICLR, section 7.1.
+
+    Examples
+    --------
+    The first step is η·sign(g), like Adam's, whatever the size of g:
+
+    >>> opt = AdaMax(lr=0.1)
+    >>> x, state = opt.step(14.0, 10.0, opt.init(14.0))
+    >>> round(x, 6), round(state.m, 12), round(state.u, 6)
+    (13.9, 1.0, 10.0)
+    """
+
+    lr: LearningRate = 2e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    name: ClassVar[str] = "adamax"
+    state_type: ClassVar[type] = AdaMaxState
+
+    def __post_init__(self) -> None:
+        _check_lr(self.lr)
+        _check_betas(self.betas)
+        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+        _check_eps(self.eps)
+        _check_weight_decay(self.weight_decay)
+
+    def init(self, x: Params) -> AdaMaxState:
+        zeros = self._zeros(x)
+        return AdaMaxState(t=0, m=zeros, u=zeros)
+
+    def _update(self, x, g, state, lr):
+        beta1, beta2 = self.betas
+        t = state.t + 1
+        if self.weight_decay != 0:
+            g = g + self.weight_decay * x
+        m = beta1 * state.m + (1 - beta1) * g
+        u = np.maximum(beta2 * state.u, np.abs(g) + self.eps)
+        theta = x - lr / (1 - beta1**t) * (m / u)
+        return theta, AdaMaxState(t=t, m=m, u=u)
+
+
+__all__ += ["AdaMax", "AdaMaxState"]
