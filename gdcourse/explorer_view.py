@@ -278,15 +278,17 @@ def _html(explorer, controls, frames, backgrounds, start, fixed_note, split) -> 
         cid = f"{uid}-{index}"
         label = html.escape(control.label)
         shown = html.escape(control.labels[at])
-        if control.kind == "select":
+        if control.kind == "select":  # the chosen option is its own readout
             options = "".join(
                 f'<option value="{i}"{" selected" if i == at else ""}>{html.escape(text)}</option>'
                 for i, text in enumerate(control.labels))
             field = f'<select id="{cid}" data-gdx-control="{control.name}">{options}</select>'
-        else:
-            field = (f'<input type="range" id="{cid}" data-gdx-control="{control.name}" min="0" '
-                     f'max="{len(control.values) - 1}" step="1" value="{at}" '
-                     f'aria-valuetext="{shown}">')
+            parts.append(f'<div class="gdx-control"><label for="{cid}">{label}</label>{field}'
+                         "</div>")
+            continue
+        field = (f'<input type="range" id="{cid}" data-gdx-control="{control.name}" min="0" '
+                 f'max="{len(control.values) - 1}" step="1" value="{at}" '
+                 f'aria-valuetext="{shown}">')
         parts.append(f'<div class="gdx-control"><label for="{cid}">{label}</label>{field}'
                      f'<output for="{cid}">{shown}</output></div>')
     data = {"controls": [{"name": c.name, "labels": list(c.labels)} for c in controls],

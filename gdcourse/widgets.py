@@ -568,7 +568,9 @@ class Explorer:
 
         grid = self.view_grid()
         fixed = {k: v for k, v in self.values.items() if k not in grid}
-        note = f"Fixed here: {self.describe(fixed)}." if fixed else ""
+        note = ("Fixed here: " + ", ".join(f"{self.specs[k].description or k} = "
+                                            f"{self._label(k, v)}" for k, v in fixed.items())
+                + ".") if fixed else ""
         return build_view(self, self.view_controls(), fixed_note=note)
 
     def interactive_html(self) -> str:
