@@ -1090,8 +1090,8 @@ class MomentumExplorer(Explorer):
                     title="loss per step")
 
     def view_grid(self) -> dict[str, list]:
-        """lr (7 log-spaced values) by β (18 values from 0 to 0.99), a 2-D grid of about 200
-        frames (the size and time budgets of one view allow no more). On the grid: the
+        """lr (5 log-spaced values from 2/L / 10 to 2 · 2/L) by β (14 values from 0 to 0.99),
+        a 2-D grid of some 110 frames (the size and time budgets of one view allow no more). On the grid: the
         explorer's own lr and β, GD's stability bound 2/L, the optimal heavy ball
         (η*, μ*) = (4/(√L + √m)², ((√κ − 1)/(√κ + 1))²), and critical damping of the flat
         direction at the explorer's lr, β = (1 − √(η m))², where its oscillation starts."""
@@ -1100,9 +1100,9 @@ class MomentumExplorer(Explorer):
         lr_star = 4.0 / (np.sqrt(lipschitz) + np.sqrt(flat)) ** 2
         mu_star = ((np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)) ** 2
         critical = (1.0 - np.sqrt(self.values["lr"] * flat)) ** 2
-        spec = self.specs["lr"]
-        lrs = grid_values("log", spec.low, spec.high, 7, [self.values["lr"], self.bound, lr_star])
-        betas = grid_values("float", 0.0, 0.99, 18, [self.values["momentum"], mu_star, critical])
+        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 5,
+                          [self.values["lr"], self.bound, lr_star])
+        betas = grid_values("float", 0.0, 0.99, 14, [self.values["momentum"], mu_star, critical])
         return {"lr": lrs, "momentum": betas}
 
     def _draw(self, values: dict) -> str:
