@@ -70,7 +70,7 @@ def grid_values(kind: str, low: float, high: float, count: int,
     >>> grid_values("float", 0.0, 1.0, 5, special=[0.3])
     [0.0, 0.3, 0.5, 0.75, 1.0]
     >>> grid_values("int", 1, 256, 10, special=[16])
-    [1, 2, 3, 5, 9, 16, 29, 53, 94, 256]
+    [1, 2, 3, 6, 12, 16, 22, 40, 75, 138, 256]
     """
     if count < 2:
         raise ValueError(f"count must be at least 2, got {count}")
@@ -146,13 +146,16 @@ def _background_png(background: np.ndarray) -> bytes:
     contour fills usually do), an RGB PNG otherwise."""
     from PIL import Image
 
-    colours, inverse = np.unique(background.reshape(-1, 3), axis=0, return_inverse=True)
+    rgb = background.astype(np.uint32)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]  # one number per colour
+    colours, inverse = np.unique(packed, return_inverse=True)
     if len(colours) > 256:
         return _png(Image.fromarray(background))
-    image = Image.fromarray(np.ravel(inverse).astype(np.uint8).reshape(background.shape[:2]),
+    image = Image.fromarray(inverse.reshape(background.shape[:2]).astype(np.uint8),
                             mode="L").convert("P")
     palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[: len(colours)] = colours
+    palette[: len(colours)] = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255],
+                                       axis=-1)
     image.putpalette(palette.ravel().tolist())
     return _png(image)
 
