@@ -15,9 +15,12 @@ the optimizer, moves the existing artists (``set_data``, explicit limits) and re
 *same* Figure into the image widget; the contour maps are drawn once, not on every move. No
 figure is created per change and pyplot is never involved, so nothing piles up in the notebook.
 
-**Static fallback** (the built book): small multiples of the same figure over representative
-control values (e.g. four learning rates), as one ``<img>`` with alt text and a note that the
-page is interactive when run as a notebook. It is used when
+**Interactive static view** (the built book, :mod:`gdcourse.explorer_view`): the same picture
+for a grid of control values (:meth:`Explorer.view_grid`), rendered at build time through the
+same drawing code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
+``aria-live`` region and a few lines of JavaScript swapping frames: it moves on a page with no
+kernel and no network. Without JavaScript it shows the explorer's own setting as a plain image
+with alt text. It is what the explorer displays when
 
 - ``static=True`` is passed to the explorer, or
 - ``static=None`` (the default) and the environment variable ``GDCOURSE_STATIC`` is ``1``
@@ -25,10 +28,10 @@ page is interactive when run as a notebook. It is used when
   through nbclient in a real kernel, where a live widget would show as dead sliders), or
 - ipywidgets cannot be imported.
 
-``static=False`` forces the live widget. Chapter authors write only ``lr_explorer()`` in a cell
-and describe, in the prose, the settings the static view shows (each explorer's
-:attr:`Explorer.static_values`). The fallback's alt text (:meth:`Explorer.alt_text`) is generated
-from the runs it shows.
+``static=False`` forces the live widget. Chapter authors write only ``lr_explorer()`` in a cell.
+The small multiples of :attr:`Explorer.static_values` (:meth:`Explorer.static_png`,
+:meth:`Explorer.static_figure`, with generated alt text :meth:`Explorer.alt_text`) remain for
+figures that must not move, e.g. in print.
 
 ipywidgets is imported only when a live widget is built, so ``import gdcourse.widgets`` works
 without it. Tests and benchmarks drive an explorer headless: ``explorer.update(lr=0.5)`` or
