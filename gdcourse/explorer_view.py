@@ -220,12 +220,17 @@ _SCRIPT = """(function () {
 
 def build_view(explorer, controls: Sequence[ViewControl], *, fixed_note: str = "") -> dict:
     """Render ``explorer`` at every point of the grid spanned by ``controls`` and assemble the
-    view. Returns a dict: ``html`` (the output), ``frames`` (key "i,j" -> (background index,
-    overlay data URL, status)), ``backgrounds`` (data URLs) and ``start`` (the key shown first).
+    view. Returns a dict: ``html`` (the output), ``frames`` (key "i,j" of grid indices ->
+    (left background, right background, overlay data URL, status line); the backgrounds are
+    indices into ``backgrounds``, data URLs), ``start`` (the key shown first: the explorer's
+    own setting) and ``split`` (the pixel column where the right panel's background starts).
 
     The other controls keep the explorer's current values; the explorer's live state is
     restored afterwards.
     """
+    controls = list(controls)
+    if not controls or not all(isinstance(c, ViewControl) for c in controls):
+        raise TypeError("controls must be a non-empty list of ViewControl")
     saved = dict(explorer.values)
     start = tuple(_nearest(c.values, saved[c.name], "select" if c.kind == "select"
                            else explorer.specs[c.name].kind) for c in controls)
