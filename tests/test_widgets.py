@@ -493,6 +493,7 @@ def test_view_is_self_contained_accessible_and_within_budget(name):
             assert 30 <= len(control.values) <= 60 or len(controls) == 2
     assert re.search(r'<p class="gdx-status" aria-live="polite">[^<]+</p>', page)
     assert "<noscript>" in page
+    assert '<div class="gdx-controls" hidden>' in page  # shown by the script only
     # without JavaScript: one image with the alt text of the author's setting
     alt = re.search(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page).group(1)
     assert alt.startswith(explorer.title)
