@@ -11,7 +11,8 @@ is timed on a typical slider move and on its worst case (the slider at its most 
 An update is single-threaded, so on an idle machine its wall time equals its CPU time; the
 target is judged on the CPU time (the ``value``), which other jobs on a shared machine do not
 inflate, and the wall time is shown beside it (``wall_ms``).
-The static fallback and the animations are paid once per book build; their size is what a reader
+The static fallback, the interactive static views (``gdcourse.explorer_view``: <= 10 s to build
+and <= 1.5 MB each) and the animations are paid once per book build; their size is what a reader
 downloads (animations must stay well under 2 MB).
 """
 
@@ -49,6 +50,17 @@ UPDATES = {
         widgets.momentum_explorer, {}, "momentum", (0.5, 0.9), 100),
     "momentum_explorer: β slider, 300 steps (max)": (
         widgets.momentum_explorer, {"steps": 300}, "momentum", (0.5, 0.9), 100),
+}
+
+# the explorers as the chapters call them (3, 4, 6, 9): their interactive static views
+BOOK_VIEWS = {
+    "ch3 lr_explorer()": lambda: widgets.lr_explorer(static=True),
+    "ch4 batch_size_explorer(lr=0.1)": lambda: widgets.batch_size_explorer(lr=0.1, static=True),
+    "ch6 momentum_explorer(25, lr=0.95·2/L)": lambda: widgets.momentum_explorer(
+        25.0, lr=0.95 * 2 / 25, static=True),
+    "ch9 optimizer_comparison(4 optimizers, 300 steps)": lambda: widgets.optimizer_comparison(
+        "rosenbrock", ["gd", "nesterov", "rmsprop", "adam"], steps=300,
+        lrs={"gd": 2e-3, "nesterov": 5e-4, "rmsprop": 0.02, "adam": 0.1}, static=True),
 }
 
 FALLBACKS = {
@@ -135,6 +147,21 @@ def run(repeats: int = 15) -> list[dict]:
         size = len(html.encode()) / 1024
         rows.append(row("widgets", f"{name}: static fallback size", size, "KiB",
                         target="< 300 KiB", ok=size < 300))
+
+    # the interactive static view: what GDCOURSE_STATIC=1 puts on the page, built once per
+    # book build; the budget is 10 s per view on the CPU (wall time beside it) and 1.5 MB
+    for name, make in BOOK_VIEWS.items():
+        explorer = make()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        view = explorer.interactive_view()
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        rows.append(row("widgets", f"{name}: interactive view build (CPU)", cpu, "s",
+                        target="<= 10 s", ok=cpu <= 10, wall_s=round(wall, 1),
+                        frames=len(view["frames"])))
+        size = len(view["html"].encode()) / 1e6
+        rows.append(row("widgets", f"{name}: interactive view size", size, "MB",
+                        target="<= 1.5 MB", ok=size <= 1.5, frames=len(view["frames"]),
+                        backgrounds=len(view["backgrounds"])))
 
     parabola, rosenbrock = Parabola(), Rosenbrock()
     descent = minimize(parabola, 14.0, GD(lr=0.1), 60)

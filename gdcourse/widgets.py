@@ -15,9 +15,12 @@ the optimizer, moves the existing artists (``set_data``, explicit limits) and re
 *same* Figure into the image widget; the contour maps are drawn once, not on every move. No
 figure is created per change and pyplot is never involved, so nothing piles up in the notebook.
 
-**Static fallback** (the built book): small multiples of the same figure over representative
-control values (e.g. four learning rates), as one ``<img>`` with alt text and a note that the
-page is interactive when run as a notebook. It is used when
+**Interactive static view** (the built book, :mod:`gdcourse.explorer_view`): the same picture
+for a grid of control values (:meth:`Explorer.view_grid`), rendered at build time through the
+same drawing code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
+``aria-live`` region and a few lines of JavaScript swapping frames: it moves on a page with no
+kernel and no network. Without JavaScript it shows the explorer's own setting as a plain image
+with alt text. It is what the explorer displays when
 
 - ``static=True`` is passed to the explorer, or
 - ``static=None`` (the default) and the environment variable ``GDCOURSE_STATIC`` is ``1``
@@ -25,10 +28,10 @@ page is interactive when run as a notebook. It is used when
   through nbclient in a real kernel, where a live widget would show as dead sliders), or
 - ipywidgets cannot be imported.
 
-``static=False`` forces the live widget. Chapter authors write only ``lr_explorer()`` in a cell
-and describe, in the prose, the settings the static view shows (each explorer's
-:attr:`Explorer.static_values`). The fallback's alt text (:meth:`Explorer.alt_text`) is generated
-from the runs it shows.
+``static=False`` forces the live widget. Chapter authors write only ``lr_explorer()`` in a cell.
+The small multiples of :attr:`Explorer.static_values` (:meth:`Explorer.static_png`,
+:meth:`Explorer.static_figure`, with generated alt text :meth:`Explorer.alt_text`) remain for
+figures that must not move, e.g. in print.
 
 ipywidgets is imported only when a live widget is built, so ``import gdcourse.widgets`` works
 without it. Tests and benchmarks drive an explorer headless: ``explorer.update(lr=0.5)`` or
@@ -56,6 +59,7 @@ from matplotlib.transforms import offset_copy
 
 from gdcourse import losses as losses_module
 from gdcourse.data import LinearRegression, linear_data
+from gdcourse.explorer_view import grid_values
 from gdcourse.optim import GD, OPTIMIZERS, Momentum
 from gdcourse.plots import OKABE_ITO, _draw_contours, style
 from gdcourse.run import minimize, train
@@ -264,6 +268,10 @@ class Explorer:
         self._static_statuses: tuple[tuple, list[str]] | None = None  # (for values, statuses)
         self._background = None  # the figure without its moving artists, for _view_state()
         self._background_view: tuple | None = None
+        # backgrounds of earlier views, kept while the static view renders its frames (a grid
+        # returns to the same limits again and again); none are kept for the live widget
+        self._keep_backgrounds = 0
+        self._kept_backgrounds: dict[tuple, Any] = {}
         self.status = ""
         self._setup()
         _pin_labels(self.axes)
@@ -371,15 +379,20 @@ class Explorer:
                    tuple(ax.collections), tuple(ax.images), tuple(ax.patches))
                   for ax in self.axes))
 
-    def _pixels(self) -> np.ndarray:
+    def _pixels(self, *, background: bool = False):
         """The figure's pixels (RGB), drawn by blitting: the background (axes, ticks, labels,
         contour maps: most of the drawing time) is drawn once per view and kept, and each update
         draws only the moving artists over a copy of it. The moving artists are therefore drawn
-        on top of the axes' frames, where a full draw would put the frames on top."""
+        on top of the axes' frames, where a full draw would put the frames on top.
+
+        With ``background=True`` returns ``(pixels, background pixels)``."""
         canvas = self.figure.canvas
         moving = self._moving_artists()
         view = self._view_state()
-        if view != self._background_view:
+        if view != self._background_view and view in self._kept_backgrounds:
+            self._background, self._background_view = self._kept_backgrounds[view], view
+            canvas.restore_region(self._background)
+        elif view != self._background_view:
             for artist in moving:
                 artist.set_animated(True)  # left out of the background
             try:
@@ -389,13 +402,52 @@ class Explorer:
                     artist.set_animated(False)
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self._background_view = view
+            if self._keep_backgrounds:
+                self._kept_backgrounds[view] = self._background
+                while len(self._kept_backgrounds) > self._keep_backgrounds:
+                    del self._kept_backgrounds[next(iter(self._kept_backgrounds))]
         else:
             canvas.restore_region(self._background)
+        behind = np.asarray(canvas.buffer_rgba())[..., :3].copy() if background else None
         renderer = canvas.get_renderer()
         for artist in moving:
             if artist.get_visible():
                 artist.draw(renderer)
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        return (pixels, behind) if background else pixels
+
+    def _status_band(self) -> int:
+        """Rows of pixels above the panel titles (where the figure's status line sits)."""
+        renderer = self.figure.canvas.get_renderer()
+        titles_top = max(ax.title.get_window_extent(renderer).y1 for ax in self.axes)
+        return max(0, int(self.figure.bbox.height - titles_top) - 4)
+
+    def live_pixels(self, *, background: bool = False):
+        """The live view's picture (RGB pixels): the figure without the status line and the
+        band above the panel titles that holds it. With ``background=True``, ``(pixels,
+        background)``, the background being the same picture without the moving artists."""
+        self._suptitle.set_visible(False)
+        try:
+            drawn = self._pixels(background=True)
+        finally:
+            self._suptitle.set_visible(True)
+        band = self._status_band()
+        pixels, behind = drawn[0][band:], drawn[1][band:]
+        return (pixels, behind) if background else pixels
+
+    def panel_split(self) -> int:
+        """The pixel column just right of the left panel's frame (the left panel has no tick
+        labels on its right): left of it the left panel, right of it the right one."""
+        left = self.axes[0].get_position().transformed(self.figure.transFigure)
+        return int(np.ceil(left.x1)) + 3
+
+    def frame_pixels(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The live view's picture for control ``values`` (validated), with its background:
+        what :meth:`update` followed by :meth:`render_png` shows, without touching the live
+        controls. The explorer is left at ``values``; ``status`` says what happened."""
+        self.values = {**self.values, **self._checked(values)}
+        self._apply(self.values)
+        return self.live_pixels(background=True)
 
     def render_png(self) -> bytes:
         """The live view's picture as PNG bytes (fast compression: this runs on every update).
@@ -405,16 +457,8 @@ class Explorer:
         readers read."""
         from PIL import Image
 
-        self._suptitle.set_visible(False)
-        try:
-            pixels = self._pixels()
-        finally:
-            self._suptitle.set_visible(True)
-        renderer = self.figure.canvas.get_renderer()
-        titles_top = max(ax.title.get_window_extent(renderer).y1 for ax in self.axes)
-        band = max(0, int(self.figure.bbox.height - titles_top) - 4)
         buffer = io.BytesIO()
-        Image.fromarray(pixels[band:]).save(buffer, format="png", compress_level=1)
+        Image.fromarray(self.live_pixels()).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
     # -- static fallback -----------------------------------------------------------------------
@@ -496,6 +540,46 @@ class Explorer:
                 f'style="max-width:100%"/>'
                 f'<p style="font-size:0.85em;margin-top:0.3em">{html.escape(note)}</p></div>')
 
+    # -- interactive static view (gdcourse.explorer_view) ----------------------------------------
+    def view_grid(self) -> dict[str, list]:  # pragma: no cover - overridden
+        """The controls the interactive static view offers and the values each takes."""
+        raise NotImplementedError
+
+    def _label(self, name: str, value: Any) -> str:
+        kind = self.specs[name].kind
+        if kind == "int" or kind == "choice":
+            return str(value)
+        return f"{value:.3g}"
+
+    def view_controls(self) -> list:
+        """:meth:`view_grid` as :class:`gdcourse.explorer_view.ViewControl` s."""
+        from gdcourse.explorer_view import ViewControl
+
+        controls = []
+        for name, values in self.view_grid().items():
+            spec = self.specs[name]
+            values = tuple(self._checked({name: v})[name] for v in values)
+            controls.append(ViewControl(
+                name, spec.description or name, "select" if spec.kind == "choice" else "range",
+                values, tuple(self._label(name, v) for v in values)))
+        return controls
+
+    def interactive_view(self) -> dict:
+        """The interactive static view (see :func:`gdcourse.explorer_view.build_view`): frames of
+        the live picture over :meth:`view_grid`, the other controls at their current values."""
+        from gdcourse.explorer_view import build_view
+
+        grid = self.view_grid()
+        fixed = {k: v for k, v in self.values.items() if k not in grid}
+        note = ("Fixed here: " + ", ".join(f"{self.specs[k].description or k} = "
+                                            f"{self._label(k, v)}" for k, v in fixed.items())
+                + ".") if fixed else ""
+        return build_view(self, self.view_controls(), fixed_note=note)
+
+    def interactive_html(self) -> str:
+        """The interactive static view as one self-contained HTML output."""
+        return self.interactive_view()["html"]
+
     def _use_static(self) -> bool:
         return is_static() if self.static is None else self.static
 
@@ -508,7 +592,7 @@ class Explorer:
                 pass
             else:
                 return view._repr_mimebundle_(include=include, exclude=exclude)
-        return {"text/html": self.static_html(), "text/plain": repr(self)}
+        return {"text/html": self.interactive_html(), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         return f"<{self.title}: {self.status}>"
@@ -576,6 +660,15 @@ class LearningRateExplorer(Explorer):
                     ylabel="loss − minimum (log scale)" if self._log else "loss")
         if self._log:
             loss_ax.set_yscale("log")
+
+    def view_grid(self) -> dict[str, list]:
+        """lr over 40 log-spaced values, with the explorer's own lr, its static lrs and, when the
+        loss has a curvature L, 1/L (one step to the minimum) and 2/L (the stability bound)."""
+        spec = self.specs["lr"]
+        special = [self.values["lr"], *(values["lr"] for values in self.static_values)]
+        if self.bound:
+            special += [self.bound / 2, self.bound]
+        return {"lr": grid_values("log", spec.low, spec.high, 40, special)}
 
     def run(self, values: dict):
         """The gradient-descent run for ``values`` (a fresh :func:`~gdcourse.run.minimize`)."""
@@ -699,6 +792,12 @@ class ComparisonExplorer(Explorer):
         self._contoured = None
         self._grids: dict[str, tuple] = {}
         super().__init__(specs, static_values, static=static, figsize=(9.5, 4.0))
+
+    def view_grid(self) -> dict[str, list]:
+        """The losses of the static view (a dropdown), and the race after 10 to 500 steps (20
+        values). Every frame reruns all the optimizers: more would break the 10 s budget."""
+        return {"loss": [values["loss"] for values in self.static_values],
+                "steps": grid_values("int", 10, 500, 20, [self.values["steps"]])}
 
     def _optimizer(self, name: str, values: dict):
         kwargs = {**self.fixed[name], "lr": values[f"lr_{name}"]}
@@ -825,6 +924,40 @@ class BatchSizeExplorer(Explorer):
         self.minimum = self.problem.loss(self.solution)
         self._references: dict[tuple, Any] = {}
         super().__init__(specs, [{"batch_size": b} for b in static_batch_sizes], static=static)
+
+    def noise_batch_size(self, lr: float | None = None, epochs: int | None = None) -> int:
+        """The batch size from which gradient noise stops mattering (linear regression).
+
+        With batches of B examples, SGD settles at an excess loss of about η·tr Σ_B / 4, where
+        Σ_B = Σ (n − B) / (B (n − 1)) is the covariance of the batch gradient at the optimum
+        (chapter 4, eq-mb-floor). Noise stops mattering once that floor falls below the excess
+        loss that the same number of noise-free updates leaves (batch GD run for
+        ``epochs · ⌈n/B⌉`` steps): from there on, fewer updates, not noise, limit the result.
+        Returns the smallest such B.
+        """
+        lr = self.values["lr"] if lr is None else lr
+        epochs = self.values["epochs"] if epochs is None else epochs
+        n = self.problem.n_samples
+        x, y = np.asarray(self.problem.x, dtype=float), np.asarray(self.problem.y, dtype=float)
+        residuals = x * self.solution[0] + self.solution[1] - y
+        trace = float(np.mean(residuals**2 * (x**2 + 1.0)))  # tr Σ of one example's gradient
+        full = train(self.problem, self.problem.default_start, GD(lr=lr), n,
+                     epochs=epochs * n, seed=0)
+        noise_free = _excess(self.full_losses(full.params), self.minimum)
+        for batch in range(1, n + 1):
+            floor = lr * trace * (n - batch) / (batch * (n - 1)) / 4
+            updates = epochs * -(-n // batch)
+            if floor <= noise_free[min(updates, len(noise_free) - 1)]:
+                return batch
+        return n
+
+    def view_grid(self) -> dict[str, list]:
+        """Batch sizes from 1 to n (36 log-spaced whole numbers), with every power of two, the
+        explorer's own batch size and :meth:`noise_batch_size`."""
+        n = self.problem.n_samples
+        special = [2**k for k in range(int(np.log2(n)) + 1)]
+        special += [self.values["batch_size"], self.noise_batch_size(), n]
+        return {"batch_size": grid_values("int", 1, n, 36, special)}
 
     def full_losses(self, params: np.ndarray) -> np.ndarray:
         """Full-data loss at each row of ``params`` (vectorised for linear regression)."""
@@ -958,6 +1091,22 @@ class MomentumExplorer(Explorer):
         self.curve, = loss_ax.plot([], [], color=momentum["color"])
         loss_ax.set(xlabel="step", ylabel="loss − minimum (log scale)", yscale="log",
                     title="loss per step")
+
+    def view_grid(self) -> dict[str, list]:
+        """lr (5 log-spaced values from 2/L / 10 to 2 · 2/L) by β (14 values from 0 to 0.99),
+        a 2-D grid of some 110 frames (the size and time budgets of one view allow no more). On the grid: the
+        explorer's own lr and β, GD's stability bound 2/L, the optimal heavy ball
+        (η*, μ*) = (4/(√L + √m)², ((√κ − 1)/(√κ + 1))²), and critical damping of the flat
+        direction at the explorer's lr, β = (1 − √(η m))², where its oscillation starts."""
+        lipschitz, flat = self.loss.lipschitz, self.loss.strong_convexity
+        kappa = lipschitz / flat
+        lr_star = 4.0 / (np.sqrt(lipschitz) + np.sqrt(flat)) ** 2
+        mu_star = ((np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)) ** 2
+        critical = (1.0 - np.sqrt(self.values["lr"] * flat)) ** 2
+        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 5,
+                          [self.values["lr"], self.bound, lr_star])
+        betas = grid_values("float", 0.0, 0.99, 14, [self.values["momentum"], mu_star, critical])
+        return {"lr": lrs, "momentum": betas}
 
     def _draw(self, values: dict) -> str:
         start = self.loss.default_start

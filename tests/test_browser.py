@@ -433,3 +433,189 @@ def test_saved_widget_state_renders_offline(browser, widget_book):
 def _artifact(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+# --------------------------------------------------------------------------------------------
+# explorers on the static page (gdcourse.explorer_view): every control moves the picture, offline
+
+_EXPLORER_CALL = re.compile(r"\b(?:lr_explorer|batch_size_explorer|momentum_explorer|"
+                            r"optimizer_comparison)\(")
+
+
+def explorer_pages() -> list[str]:
+    """The pages whose notebook calls an explorer in a code cell."""
+    pages = []
+    for page in PAGES:
+        source = source_of(page)
+        if source is None or source.suffix != ".ipynb":
+            continue
+        notebook = nbformat.read(source, as_version=4)
+        if any(cell.cell_type == "code" and _EXPLORER_CALL.search(cell.source)
+               for cell in notebook.cells):
+            pages.append(page)
+    return pages
+
+
+EXPLORER_PAGES = explorer_pages()
+
+_FRAME_SHOWN = r"""
+(root) => {
+  const data = JSON.parse(root.querySelector('script.gdx-data').textContent);
+  const controls = Array.from(root.querySelectorAll('[data-gdx-control]'));
+  const key = controls.map(c => c.value).join(',');
+  const frame = data.frames[key];
+  const image = root.querySelector('.gdx-picture img');
+  return {
+    key, known: !!frame, shown_key: root.getAttribute('data-gdx-frame'),
+    src_matches: !!frame && image.getAttribute('src') === frame[2],
+    background_matches: !!frame && root.querySelector('.gdx-picture').style.backgroundImage
+        .includes(data.backgrounds[frame[1]].slice(0, 200)),
+    status: root.querySelector('.gdx-status').textContent, expected_status: frame ? frame[3] : '',
+    alt: image.alt,
+    readouts: controls.map((c, i) => {
+      const out = root.querySelector('output[for="' + c.id + '"]');
+      return {value: c.value, label: data.controls[i].labels[+c.value],
+              output: out ? out.textContent : null, valuetext: c.getAttribute('aria-valuetext'),
+              type: c.type};
+    }),
+    src: image.getAttribute('src').slice(-120),
+  };
+}
+"""
+
+
+def _check_frame(root, what: str) -> dict:
+    shown = root.evaluate(_FRAME_SHOWN)
+    assert shown["known"], f"{what}: no frame for {shown['key']}"
+    assert shown["shown_key"] == shown["key"], f"{what}: the view did not follow"
+    assert shown["src_matches"], f"{what}: the picture is not the frame for {shown['key']}"
+    assert shown["background_matches"], f"{what}: the background is not the frame's"
+    assert shown["status"] == shown["expected_status"], f"{what}: the status did not follow"
+    assert shown["alt"].endswith(shown["expected_status"]), f"{what}: the alt text did not follow"
+    for readout in shown["readouts"]:
+        if readout["type"] == "range":
+            assert readout["output"] == readout["label"], f"{what}: the value shown is stale"
+            assert readout["valuetext"] == readout["label"]
+    return shown
+
+
+def _exercise_explorer(page, root, label: str, *, mouse: bool = True) -> list[str]:
+    """Move every control of one explorer by mouse and keyboard; return the frames seen."""
+    seen = [_check_frame(root, f"{label} at start")["src"]]
+    ranges = root.locator('input[type="range"]')
+    for index in range(ranges.count()):
+        control = ranges.nth(index)
+        control.scroll_into_view_if_needed()
+        top = int(control.get_attribute("max"))
+        if mouse:
+            box = control.bounding_box()
+            for fraction in (0.1, 0.9):
+                before = control.input_value()
+                page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
+                shown = _check_frame(root, f"{label}: slider {index} clicked at {fraction:.0%}")
+                seen.append(shown["src"])
+                assert control.input_value() != before or fraction == 0.9 and before == str(top)
+        control.focus()
+        control.press("Home")
+        assert control.input_value() == "0"
+        seen.append(_check_frame(root, f"{label}: slider {index}, Home")["src"])
+        control.press("ArrowRight")
+        assert control.input_value() == "1"
+        seen.append(_check_frame(root, f"{label}: slider {index}, ArrowRight")["src"])
+        control.press("End")
+        assert control.input_value() == str(top)
+        seen.append(_check_frame(root, f"{label}: slider {index}, End")["src"])
+    selects = root.locator("select[data-gdx-control]")
+    for index in range(selects.count()):
+        control = selects.nth(index)
+        options = control.locator("option").count()
+        control.select_option(index=options - 1)  # as a mouse pick does: input + change
+        seen.append(_check_frame(root, f"{label}: dropdown {index}, last option")["src"])
+        control.focus()
+        control.press("Home" if options > 1 else "ArrowUp")
+        control.press("ArrowDown")
+        assert control.input_value() == "1"
+        seen.append(_check_frame(root, f"{label}: dropdown {index}, keyboard")["src"])
+    return seen
+
+
+@pytest.fixture(scope="module")
+def explorer_session(browser, server):
+    """A fresh context per width for the explorer pages, recording errors and requests."""
+    contexts = {}
+
+    def open_page(viewport: dict):
+        key = viewport["width"]
+        if key not in contexts:
+            context = browser.new_context(viewport=viewport)
+            router = CdnRouter(server)
+            context.route("**/*", router)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(f"uncaught {error}"))
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            contexts[key] = (context, page, router, errors)
+        return contexts[key][1:]
+
+    yield open_page
+    for context, *_ in contexts.values():
+        context.close()
+
+
+def test_every_explorer_page_is_found():
+    assert len(EXPLORER_PAGES) >= 4, EXPLORER_PAGES  # chapters 3, 4, 6 and 9 today
+
+
+@pytest.mark.parametrize("page_name", EXPLORER_PAGES)
+def test_explorer_controls_move_the_picture_offline(explorer_session, server, page_name):
+    page, router, errors = explorer_session(DESKTOP)
+    unrouted = len(router.unrouted)
+    del errors[:]
+    page.goto(server.url(page_name), wait_until="load")
+    roots = page.locator("div.gdx")
+    assert roots.count() >= 1, "no interactive explorer on the page"
+    for index in range(roots.count()):
+        root = roots.nth(index)
+        assert root.locator(".gdx-controls").is_visible()
+        seen = _exercise_explorer(page, root, f"{page_name} explorer {index}")
+        assert len(set(seen)) >= 3, "the picture hardly changed while the controls moved"
+    assert errors == [], "\n".join(errors)
+    assert router.unrouted[unrouted:] == [], "requests off the machine"
+
+
+@pytest.mark.parametrize("page_name", EXPLORER_PAGES)
+def test_explorer_controls_fit_and_work_on_a_phone(explorer_session, server, page_name):
+    page, router, errors = explorer_session(PHONE)
+    del errors[:]
+    page.goto(server.url(page_name), wait_until="load")
+    roots = page.locator("div.gdx")
+    for index in range(roots.count()):
+        root = roots.nth(index)
+        root.scroll_into_view_if_needed()
+        width = page.evaluate("() => document.documentElement.clientWidth")
+        for control in root.locator(".gdx-control").all():
+            box = control.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, "a control sticks out"
+        for slider in root.locator('input[type="range"]').all():
+            assert slider.bounding_box()["width"] >= 100, "a slider too short to drag"
+        picture = root.locator(".gdx-picture img").bounding_box()
+        assert picture["x"] + picture["width"] <= width + 1
+        _exercise_explorer(page, root, f"{page_name} explorer {index} (phone)")
+    assert errors == [], "\n".join(errors)
+
+
+def test_screenshots_of_an_explorer_at_two_settings(explorer_session, server):
+    page_name = next(p for p in EXPLORER_PAGES if "momentum" in p)
+    page, _, _ = explorer_session(DESKTOP)
+    page.goto(server.url(page_name), wait_until="load")
+    root = page.locator("div.gdx").first
+    root.scroll_into_view_if_needed()
+    beta = root.locator('input[type="range"]').nth(1)
+    shots = []
+    for key in ("Home", "End"):
+        beta.focus()
+        beta.press(key)
+        path = _artifact(f"explorer-momentum-beta-{key.lower()}.png")
+        root.screenshot(path=str(path))
+        shots.append(path.read_bytes())
+    assert shots[0] != shots[1]

@@ -411,3 +411,134 @@ def test_a_new_view_redraws_the_background():
     assert len(draws) == 1
     assert np.mean(np.any(rosenbrock != beale, axis=-1)) > 0.2  # the map itself changed
     assert np.mean(np.any(beale != full_draw(explorer), axis=-1)) < 2e-3
+
+
+# --------------------------------------------------------------------------------------------
+# the interactive static view: frames of the live picture over a grid of control values
+
+from gdcourse.explorer_view import BUDGET_BYTES, compose, decode_png  # noqa: E402
+
+# the explorers as the chapters call them (chapters 3, 4, 6 and 9)
+BOOK_EXPLORERS = {
+    "lr": lambda **kw: lr_explorer(**kw),
+    "batch": lambda **kw: batch_size_explorer(LinearRegression(*linear_data(256, seed=0)),
+                                              lr=0.1, **kw),
+    "momentum": lambda **kw: momentum_explorer(25.0, lr=0.95 * 2 / 25, **kw),
+    "comparison": lambda **kw: optimizer_comparison(
+        "rosenbrock", ["gd", "nesterov", "rmsprop", "adam"], steps=300,
+        lrs={"gd": 2e-3, "nesterov": 5e-4, "rmsprop": 0.02, "adam": 0.1}, **kw),
+}
+_VIEWS: dict = {}
+
+
+def book_view(name: str):
+    """The explorer ``name`` and its view, built once per session (a view takes seconds)."""
+    if name not in _VIEWS:
+        explorer = BOOK_EXPLORERS[name](static=True)
+        before = (dict(explorer.values), explorer.status)
+        view = explorer.interactive_view()
+        assert (dict(explorer.values), explorer.status) == before  # the live state is restored
+        _VIEWS[name] = explorer, view
+    return _VIEWS[name]
+
+
+def values_of(explorer, key: str) -> dict:
+    controls = explorer.view_controls()
+    return {c.name: c.values[int(i)] for c, i in zip(controls, key.split(","), strict=True)}
+
+
+@pytest.mark.parametrize("name", list(BOOK_EXPLORERS))
+def test_view_frames_are_what_the_live_widget_draws(name):
+    explorer, view = book_view(name)
+    keys = list(view["frames"])
+    assert len(keys) == np.prod([len(c.values) for c in explorer.view_controls()])
+    live = BOOK_EXPLORERS[name](static=False)
+    for key in dict.fromkeys([view["start"], keys[0], keys[len(keys) // 2], keys[-1]]):
+        live.update(**values_of(explorer, key))
+        expected = np.asarray(Image.open(io.BytesIO(live.render_png())).convert("RGB"))
+        *_, overlay, status = view["frames"][key]
+        assert status == live.status  # the same runs: the same numbers in the status line
+        shown = compose(view, key)
+        assert shown.shape == expected.shape
+        opaque = decode_png(overlay)[..., 3] > 0
+        # outside the overlay the backgrounds are the live pixels exactly (a palette PNG holds
+        # them losslessly); on it, the paths' colours within the 64-colour palette's rounding
+        assert np.array_equal(shown[~opaque], expected[~opaque])
+        error = np.abs(shown[opaque].astype(int) - expected[opaque])
+        assert error.mean() < 4
+        # and every pixel the moving artists changed is in the overlay
+        _, background = live.live_pixels(background=True)
+        assert np.array_equal(opaque, np.any(expected != background, axis=-1))
+
+
+@pytest.mark.parametrize("name", list(BOOK_EXPLORERS))
+def test_view_is_self_contained_accessible_and_within_budget(name):
+    explorer, view = book_view(name)
+    page = view["html"]
+    assert len(page.encode()) <= BUDGET_BYTES
+    assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//", page)  # nothing from a network
+    assert "url(http" not in page
+    controls = explorer.view_controls()
+    ranges = re.findall(r'<input type="range" id="([^"]+)"[^>]*max="(\d+)"[^>]*value="(\d+)"',
+                        page)
+    selects = re.findall(r'<select id="([^"]+)"', page)
+    assert len(ranges) + len(selects) == len(controls)
+    for cid, *_ in ranges:
+        assert f'<label for="{cid}">' in page
+        assert f'<output for="{cid}">' in page
+    for cid in selects:
+        assert f'<label for="{cid}">' in page
+    for control in controls:
+        if control.kind == "range":
+            assert 30 <= len(control.values) <= 60 or len(controls) == 2
+    assert re.search(r'<p class="gdx-status" aria-live="polite">[^<]+</p>', page)
+    assert "<noscript>" in page
+    assert '<div class="gdx-controls" hidden>' in page  # shown by the script only
+    # without JavaScript: one image with the alt text of the author's setting
+    alt = re.search(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page).group(1)
+    assert alt.startswith(explorer.title)
+    assert html_unescape(alt).endswith(view["frames"][view["start"]][-1])
+    assert values_of(explorer, view["start"]) == {c.name: explorer.values[c.name]
+                                                  for c in controls}
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def test_view_grids_put_the_transitions_on_frames():
+    lr = lr_explorer()
+    lrs = lr.view_grid()["lr"]
+    assert 2.0 in lrs and 1.0 in lrs  # 2/L, the stability bound, and 1/L, one step
+    assert all(v["lr"] in lrs for v in lr.static_values)
+    momentum = momentum_explorer(25.0, lr=0.076)
+    grid = momentum.view_grid()
+    assert momentum.bound in grid["lr"]
+    assert 4 / (1 + 5) ** 2 in grid["lr"]  # η* = 4/(√L + √m)², L = 25, m = 1
+    assert ((5 - 1) / (5 + 1)) ** 2 in grid["momentum"]  # μ* = ((√κ − 1)/(√κ + 1))²
+    assert (1 - np.sqrt(0.076)) ** 2 in grid["momentum"]  # critical damping at this lr
+    batch = batch_size_explorer()
+    sizes = batch.view_grid()["batch_size"]
+    noise = batch.noise_batch_size()
+    assert 1 < noise < 256 and noise in sizes
+    assert {1, 2, 4, 8, 16, 32, 64, 128, 256} <= set(sizes)
+    assert sizes == sorted(set(sizes))
+
+
+def test_view_frames_follow_the_control_values():
+    explorer, view = book_view("lr")
+    lrs = explorer.view_controls()[0].values
+    statuses = [view["frames"][str(i)][-1] for i in range(len(lrs))]
+    assert all(status.startswith(f"lr = {lr:.3g}:") for lr, status in zip(lrs, statuses,
+                                                                          strict=True))
+    assert any("diverged" in status for status in statuses)
+    assert len(set(view["frames"][str(i)][2] for i in range(len(lrs)))) == len(lrs)
+
+
+def test_static_display_is_the_interactive_view(monkeypatch):
+    monkeypatch.setenv("GDCOURSE_STATIC", "1")
+    bundle = batch_size_explorer(epochs=1)._repr_mimebundle_()
+    assert 'type="range"' in bundle["text/html"]
+    assert "aria-live" in bundle["text/html"]
