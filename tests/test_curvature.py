@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from gdcourse.curvature import gd_stability_bound, newton_step
-from gdcourse.losses import Parabola, Quadratic, Rosenbrock
+from gdcourse.losses import Quadratic, Rosenbrock
 from gdcourse.optim import GD
 from gdcourse.run import minimize
 
@@ -41,8 +43,8 @@ def test_newton_iterates_converge_quadratically_on_rosenbrock_near_the_minimum()
         theta = newton_step(theta, loss.grad(theta), hessian)
         errors.append(np.linalg.norm(theta - np.array([1.0, 1.0])))
     assert errors[-1] < 1e-11
-    for before, after in zip(errors[1:], errors[2:]):
-        assert after < 10 * before**2               # the error is squared at every step
+    for before, after in pairwise(errors[1:]):
+        assert after < 10 * before**2  # the error is squared at every step
 
 
 def test_stability_bound_separates_converging_from_diverging_runs():
