@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import chapter_notebooks
+from test_stray_reprs import REVIEWED_ELSEWHERE
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +34,10 @@ def admonitions(page: BeautifulSoup, title_word: str) -> list[str]:
             if title_word.lower() in box.select_one(".admonition-title").get_text().lower()]
 
 
-@pytest.mark.parametrize("stem", FOUNDATIONS)
+@pytest.mark.parametrize("stem", [path.stem for path in chapter_notebooks()])
 def test_no_output_is_a_bare_string_repr(built_book, stem):
+    if stem[:2] in REVIEWED_ELSEWHERE:
+        pytest.skip("reviewed on the parallel branch for chapters 6-10")
     outputs = [pre.get_text().strip() for pre in main(built_book, stem).select(".cell_output pre")]
     reprs = [text for text in outputs if re.fullmatch(r"'[^'\n]*'", text)]
     assert not reprs, f"{stem} shows string reprs under code cells: {reprs[:3]}"
