@@ -11,6 +11,8 @@ Modules (import the ones you need; plotting and widgets load matplotlib/ipywidge
 - :mod:`gdcourse.plots`     static figures and self-contained animations
 - :mod:`gdcourse.widgets`   interactive explorers with static fallbacks
 - :mod:`gdcourse.book`      helpers for the chapter notebooks (glue)
+- :mod:`gdcourse.curvature` the Newton step and gradient descent's stability bound (chapter 3)
+- :mod:`gdcourse.averaging` Polyak–Ruppert iterate averaging for SGD (chapter 4)
 """
 
 from gdcourse import data, losses, optim, run, schedules
