@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from conftest import chapter_notebooks
-from test_stray_reprs import REVIEWED_ELSEWHERE
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +35,6 @@ def admonitions(page: BeautifulSoup, title_word: str) -> list[str]:
 
 @pytest.mark.parametrize("stem", [path.stem for path in chapter_notebooks()])
 def test_no_output_is_a_bare_string_repr(built_book, stem):
-    if stem[:2] in REVIEWED_ELSEWHERE:
-        pytest.skip("chapters 7-10 are reviewed on the parallel branch (i13b)")
     outputs = [pre.get_text().strip() for pre in main(built_book, stem).select(".cell_output pre")]
     reprs = [text for text in outputs if re.fullmatch(r"'[^'\n]*'", text)]
     assert not reprs, f"{stem} shows string reprs under code cells: {reprs[:3]}"
