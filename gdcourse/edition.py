@@ -152,12 +152,10 @@ _SECRET_BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)(.*?)### END \1", 
 _MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
 
 
-def secret_lines(solutions: Path) -> set[str]:
-    """Every line of ``solutions/`` that students must not see: the lines of solution and hidden-
-    test blocks of the source notebooks that appear nowhere in their visible parts, and every line
-    of the other files there (hidden checks). Short lines (12 characters or fewer) and imports are
-    left out: they say nothing and occur everywhere."""
-    secret, visible = set(), []
+def _secrets(solutions: Path) -> tuple[set[str], set[str]]:
+    """The secret lines of ``solutions/`` in two sets: solution code, and hidden tests plus the
+    lines of every other file there (hidden checks)."""
+    solution, hidden, visible = set(), set(), []
     for path in sorted(p for p in solutions.rglob("*") if p.is_file()):
         if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
             continue
@@ -165,28 +163,53 @@ def secret_lines(solutions: Path) -> set[str]:
             notebook = json.loads(path.read_text(encoding="utf-8"))
             for cell in notebook["cells"]:
                 source = "".join(cell.get("source", ""))
-                blocks = [body for _, body in _SECRET_BLOCK.findall(source)]
-                secret.update(line for body in blocks for line in body.splitlines())
+                for kind, body in _SECRET_BLOCK.findall(source):
+                    (solution if kind == "SOLUTION" else hidden).update(body.splitlines())
                 visible.append(_SECRET_BLOCK.sub("", source))
         else:
             try:
-                secret.update(path.read_text(encoding="utf-8").splitlines())
+                hidden.update(path.read_text(encoding="utf-8").splitlines())
             except UnicodeDecodeError:
                 continue
     shown = "\n".join(visible)
-    return {line.strip() for line in secret
-            if len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#"))
-            and line.strip() not in shown}
+
+    def telling(lines: set[str]) -> set[str]:
+        return {line.strip() for line in lines
+                if len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#"))
+                and line.strip() not in shown}
+
+    return telling(solution), telling(hidden)
+
+
+def secret_lines(solutions: Path) -> set[str]:
+    """Every line of ``solutions/`` that students must not see: the lines of solution and hidden-
+    test blocks of the source notebooks that appear nowhere in their visible parts, and every line
+    of the other files there (hidden checks). Short lines (12 characters or fewer), comments and
+    imports are left out: they say nothing and occur everywhere."""
+    solution, hidden = _secrets(solutions)
+    return solution | hidden
+
+
+def _notebook_text(text: str) -> str:
+    return "\n".join("".join(cell.get("source", "")) for cell in json.loads(text)["cells"])
 
 
 def leaks(edition: Path, root: Path = ROOT) -> list[str]:
     """What of ``root/solutions`` the folder ``edition`` gives away (empty when nothing): a path
     under ``solutions/`` or ``tests/``, a file identical to one in ``solutions/``, a solution or
-    hidden-test marker in a notebook, or a secret line (:func:`secret_lines`) in any text file."""
+    hidden-test marker in a notebook, or a secret line (:func:`secret_lines`) in any text file.
+
+    A line that the chapters (``root/book/*.ipynb``) or the reference package (``root/gdcourse``)
+    show on purpose, such as an update rule, gives nothing away (the policy of the book's own
+    tests)."""
     solutions = root / "solutions"
-    found = []
+    package = "\n".join(module.read_text(encoding="utf-8")
+                        for module in sorted((root / "gdcourse").rglob("*.py")))
+    taught = "\n".join([package] + [_notebook_text(path.read_text(encoding="utf-8"))
+                                    for path in sorted((root / "book").glob("*.ipynb"))])
+    secrets = {line for line in secret_lines(solutions) if line not in taught}
     originals = {p.read_bytes() for p in solutions.rglob("*") if p.is_file()}
-    secrets = secret_lines(solutions)
+    found = []
     for path in sorted(p for p in edition.rglob("*") if p.is_file() and ".git" not in p.parts):
         name = path.relative_to(edition).as_posix()
         if name.split("/")[0] in ("solutions", "tests"):
@@ -199,9 +222,8 @@ def leaks(edition: Path, root: Path = ROOT) -> list[str]:
         except UnicodeDecodeError:
             continue
         if path.suffix == ".ipynb":
-            sources = "\n".join("".join(cell.get("source", ""))
-                                for cell in json.loads(text)["cells"])
-            found += [f"{name}: {marker!r}" for marker in _MARKERS if marker in sources]
+            text = _notebook_text(text)
+            found += [f"{name}: {marker!r}" for marker in _MARKERS if marker in text]
         found += [f"{name}: secret line {line!r}" for line in sorted(secrets) if line in text]
     return found
 
