@@ -277,6 +277,9 @@ def _no_execution_config(folder: Path) -> Path:
 def colab(tmp_path_factory) -> Venv:
     """A fresh venv with what Colab ships (ipywidgets 7.7.1, ipykernel 6), without gdcourse."""
     venv = Venv(tmp_path_factory.mktemp("colab") / "venv")
+    # Colab's pip is recent; the pip bundled with Python 3.11 (23.2) refuses the `git+file://`
+    # address of the local student repository below (github.com addresses it takes).
+    venv.pip("install", "--quiet", "--upgrade", "pip")
     venv.pip("install", "--quiet", *COLAB)
     return venv
 
