@@ -243,7 +243,8 @@ def test_student_edition_points_only_to_the_student_repository(student_edition):
 def test_student_edition_book_resolves_every_page_and_reference(student_edition, tmp_path):
     """A real ``jupyter-book build`` of the edition's copy, without executing the notebooks (the
     full strict build of the same pages is ``tests/test_book.py``): no page missing from the table
-    of contents, no reference to a page or label the edition lacks."""
+    of contents, no reference to a page the edition lacks. (Labels of glued figures exist only
+    once the notebooks run, so undefined labels are not checked here.)"""
     source = tmp_path / "book"
     shutil.copytree(student_edition, source, ignore=shutil.ignore_patterns(".git"))
     result = subprocess.run(
@@ -255,7 +256,7 @@ def test_student_edition_book_resolves_every_page_and_reference(student_edition,
     assert (source / "_build" / "html" / "book" / "exercises.html").is_file()
     assert not (source / "_build" / "html" / "book" / "instructors.html").exists()
     broken = [line for line in log.splitlines()
-              if re.search(r"nonexisting document|unknown document|undefined label|"
+              if re.search(r"nonexisting document|unknown document|"
                            r"isn't included in any toctree|reference target not found", line)]
     assert broken == []
 
