@@ -368,3 +368,26 @@ def test_install_cell_installs_the_pinned_release_and_widgets_work_on_ipywidgets
     assert shown.data["text/plain"].startswith("<")
     assert "status lr = 0.5" in printed and "redrawn True" in printed
     assert Path(run.probe["gdcourse"]).is_relative_to(colab.path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Contributors
+# ------------------------------------------------------------------------------------------------
+
+
+def test_contributing_points_only_inside_the_repository():
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert "../" not in text, "CONTRIBUTING.md names something outside the repository"
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        assert link.startswith("https://") or (ROOT / link).exists(), link
+    named = set(re.findall(r"`([\w.-]*/[\w./-]*|[\w.-]+\.(?:md|py|yml|toml|bib|ipynb))`", text))
+    placeholders = re.compile(r"NN|\bK\b|qK|<|\.\.\.")
+    concrete = sorted({name.strip("/") for name in named if not placeholders.search(name)} - {""})
+    assert "_toc.yml" in concrete and "tests/exercise_students.py" in concrete
+    missing = [name for name in concrete
+               if not (ROOT / name).exists() and not list(ROOT.glob(f"{name}.*"))]
+    assert missing == [], f"CONTRIBUTING.md names files the repository lacks: {missing}"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in sorted(set(re.findall(r"`make ([\w-]+)", text))):
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"no `make {target}`"
+    assert "## Adding a chapter" in text and "## Adding an exercise" in text
