@@ -93,8 +93,9 @@ except ImportError:
                 if line.strip().startswith(("fatal:", "ERROR:"))] or ["(no reason given)"]
         raise RuntimeError(
             "Could not install gdcourse {config.release}, the course's helper package, from "
-            "{config.repository}. Is this session online (in Colab: Runtime > "
-            "Connect)? Then run this cell again. pip said: " + _why[0]) from None
+            "{config.repository}: check that this session is online (in Colab: Runtime > "
+            "Connect) and run this cell again; if it is, tell your instructor. pip said: "
+            + _why[0]) from None
     importlib.invalidate_caches()
     import gdcourse'''
 

@@ -318,8 +318,9 @@ def test_install_cell_stops_with_one_message(colab, student_edition, tmp_path, c
     assert error.output_type == "error"
     assert error.ename == "RuntimeError"
     assert error.evalue.startswith(f"Could not install gdcourse {config.release}, the course's "
-                                   f"helper package, from {config.repository}.")
-    assert "Is this session online" in error.evalue
+                                   f"helper package, from {config.repository}: check that this "
+                                   "session is online")
+    assert "tell your instructor" in error.evalue
     assert "pip said: " in error.evalue and reason in error.evalue.split("pip said: ")[1]
     traceback = "\n".join(error.traceback)
     assert "ModuleNotFoundError" not in traceback  # not chained to the failed import
