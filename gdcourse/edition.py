@@ -153,42 +153,30 @@ _SECRET_BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)(.*?)### END \1", 
 _MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
 
 
-def _secrets(solutions: Path) -> tuple[set[str], set[str]]:
-    """The secret lines of ``solutions/`` in two sets: solution code, and hidden tests plus the
-    lines of every other file there (hidden checks)."""
-    solution, hidden, visible = set(), set(), []
-    for path in sorted(p for p in solutions.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
-            continue
-        if path.suffix == ".ipynb":
-            notebook = json.loads(path.read_text(encoding="utf-8"))
-            for cell in notebook["cells"]:
-                source = "".join(cell.get("source", ""))
-                for kind, body in _SECRET_BLOCK.findall(source):
-                    (solution if kind == "SOLUTION" else hidden).update(body.splitlines())
-                visible.append(_SECRET_BLOCK.sub("", source))
-        else:
-            try:
-                hidden.update(path.read_text(encoding="utf-8").splitlines())
-            except UnicodeDecodeError:
-                continue
-    shown = "\n".join(visible)
-
-    def telling(lines: set[str]) -> set[str]:
-        return {line.strip() for line in lines
-                if len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#"))
-                and line.strip() not in shown}
-
-    return telling(solution), telling(hidden)
-
-
 def secret_lines(solutions: Path) -> set[str]:
     """Every line of ``solutions/`` that students must not see: the lines of solution and hidden-
     test blocks of the source notebooks that appear nowhere in their visible parts, and every line
     of the other files there (hidden checks). Short lines (12 characters or fewer), comments and
     imports are left out: they say nothing and occur everywhere."""
-    solution, hidden = _secrets(solutions)
-    return solution | hidden
+    secret, visible = set(), []
+    for path in sorted(p for p in solutions.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
+            continue
+        if path.suffix == ".ipynb":
+            for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+                source = "".join(cell.get("source", ""))
+                secret.update(line for _, body in _SECRET_BLOCK.findall(source)
+                              for line in body.splitlines())
+                visible.append(_SECRET_BLOCK.sub("", source))
+        else:
+            try:
+                secret.update(path.read_text(encoding="utf-8").splitlines())
+            except UnicodeDecodeError:
+                continue
+    shown = "\n".join(visible)
+    return {line.strip() for line in secret
+            if len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#"))
+            and line.strip() not in shown}
 
 
 def _notebook_text(text: str) -> str:
