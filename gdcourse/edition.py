@@ -19,8 +19,9 @@ a wrong address or tag), raises one exception with a plain explanation, which al
 ``student-edition`` copies what students may see into a folder ready to be pushed to the student
 repository: the book sources, ``exercises/``, the package, ``binder/``, the configuration and a
 README written for students; never ``solutions/`` (nor any file in it, such as hidden checks), the
-tests, the benchmarks, nbgrader's configuration or the instructors' page. It then searches the
-copy for anything of ``solutions/`` (see :func:`leaks`) and refuses to finish if it finds some.
+tests, the benchmarks, nbgrader's configuration or the instructors' page. It refuses to start
+when ``exercises/`` is not what ``make exercises`` makes of ``solutions/`` (a forgotten release),
+and to finish when the copy holds anything of ``solutions/`` (see :func:`leaks`).
 ``--git`` also makes the folder a git repository with one commit, tagged with the release.
 """
 
@@ -32,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,10 +301,28 @@ clean:
 """
 
 
-def build(output: Path, root: Path = ROOT, *, git: bool = False) -> list[str]:
+def _stale_exercises(root: Path) -> list[str]:
+    """The student notebooks of ``root/exercises`` that differ from a fresh ``make exercises``."""
+    from gdcourse import release
+
+    if root.resolve() != release.ROOT.resolve():
+        raise ValueError(f"root: the exercises can be regenerated only in {release.ROOT}")
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = {path.relative_to(scratch).as_posix(): path.read_bytes()
+                 for path in release.release(output=Path(scratch))}
+    committed = {path.relative_to(root / "exercises").as_posix(): path.read_bytes()
+                 for path in (root / "exercises").glob("*/*.ipynb")}
+    return sorted(name for name in fresh.keys() | committed.keys()
+                  if fresh.get(name) != committed.get(name))
+
+
+def build(output: Path, root: Path = ROOT, *, git: bool = False,
+          check_exercises: bool = True) -> list[str]:
     """Write the student edition of ``root`` into ``output`` (which must not exist, or be empty);
     return the files written, relative to ``output``. Raises ``RuntimeError`` when a notebook's
-    install cell does not match the settings or when :func:`leaks` finds anything."""
+    install cell does not match the settings, when ``exercises/`` is not what ``make exercises``
+    makes of ``solutions/`` (checked with nbgrader unless ``check_exercises`` is false) or when
+    :func:`leaks` finds anything."""
     output = Path(output)
     if output.exists() and any(output.iterdir()):
         raise ValueError(f"output: {output} is not empty")
@@ -311,6 +331,11 @@ def build(output: Path, root: Path = ROOT, *, git: bool = False) -> list[str]:
         (root / "exercises").glob("*/*.ipynb")) for problem in install_cell_problems(path, config)]
     if stale:
         raise RuntimeError("install cells out of date:\n" + "\n".join(stale))
+    if check_exercises:
+        stale = _stale_exercises(root)
+        if stale:
+            raise RuntimeError("exercises/ is out of date with solutions/ (run `make exercises`): "
+                               + ", ".join(stale))
     names = [name for name in _files(root)
              if name.split("/")[0] in STUDENT_FILES and name not in INSTRUCTOR_ONLY
              and "__pycache__" not in name]
