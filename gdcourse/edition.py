@@ -120,8 +120,8 @@ def install_cell_problems(path: Path, config: Settings) -> list[str]:
     if not code or not _is_install_cell(code[0]):
         return [f"{path.name}: the first code cell is not the install cell"]
     if "".join(code[0]["source"]) != install_cell(config):
-        return [f"{path.name}: the install cell differs from _config.yml's settings "
-                f"({config.install_spec}): run `make install-cells`"]
+        return [(f"{path.name}: the install cell differs from _config.yml's settings "
+                 f"({config.install_spec}): run `make install-cells`")]
     return []
 
 

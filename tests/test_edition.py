@@ -18,13 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import exercise_students
 import nbformat
 import pytest
 import yaml
 from _book_config import book_config
 from _venv_support import Venv
 from conftest import ROOT
-import exercise_students
 
 from gdcourse import edition
 from gdcourse.edition import Settings, install_cell, settings
@@ -147,7 +147,8 @@ def test_student_edition_holds_what_students_need(student_edition):
                  "README.md", "Makefile", "references.bib"):
         assert name in files
     readme = (student_edition / "README.md").read_text()
-    assert settings().install_spec in readme and "solutions" not in readme
+    assert settings().install_spec in readme
+    assert "solutions" not in readme
     # a git repository with one commit on main, tagged with the release the install cells pin
     tags = subprocess.run(["git", "tag", "--points-at", "HEAD"], cwd=student_edition,
                           capture_output=True, text=True, check=True).stdout.split()
@@ -180,7 +181,8 @@ def test_student_edition_holds_no_secret(student_edition):
         assert data not in originals, f"{name} is a copy of a file in solutions/"
         if name.endswith((".ipynb", ".md", ".yml", ".txt")):
             text = data.decode("utf-8")
-            assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, name
+            assert "BEGIN SOLUTION" not in text, name
+            assert "BEGIN HIDDEN TESTS" not in text, name
             leaked = sorted(line for line in secrets if line in text)
             assert leaked == [], f"{name} holds solution or hidden-test lines: {leaked[:3]}"
     assert edition.leaks(student_edition) == []
@@ -199,7 +201,7 @@ def test_leaks_finds_what_was_planted(student_edition, tmp_path):
     planted = tmp_path / "planted"
     shutil.copytree(student_edition, planted, ignore=shutil.ignore_patterns(".git"))
     assert edition.leaks(planted, root) == []
-    hidden = sorted(edition.secret_lines(root / "solutions"))[0]
+    hidden = min(edition.secret_lines(root / "solutions"))
     exercise = planted / "exercises" / ASSIGNMENTS[1] / f"{ASSIGNMENTS[1]}.ipynb"
     notebook = nbformat.read(exercise, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(hidden))
@@ -313,7 +315,8 @@ def test_install_cell_stops_with_one_message(colab, student_edition, tmp_path, c
         reason = "v0.1.0-typo"
     run = run_install_cell(colab, config, ["from gdcourse.optim import GD", "GD(lr=0.1)"],
                            tmp_path)
-    assert run.failure is not None and "RuntimeError" in run.failure  # "Run all" stops here
+    assert run.failure is not None  # "Run all" stops here
+    assert "RuntimeError" in run.failure
     (error,) = outputs(run, 0)  # one output: no pip or git log before it
     assert error.output_type == "error"
     assert error.ename == "RuntimeError"
@@ -321,12 +324,14 @@ def test_install_cell_stops_with_one_message(colab, student_edition, tmp_path, c
                                    f"helper package, from {config.repository}: check that this "
                                    "session is online")
     assert "tell your instructor" in error.evalue
-    assert "pip said: " in error.evalue and reason in error.evalue.split("pip said: ")[1]
+    assert "pip said: " in error.evalue
+    assert reason in error.evalue.split("pip said: ")[1]
     traceback = "\n".join(error.traceback)
     assert "ModuleNotFoundError" not in traceback  # not chained to the failed import
     assert traceback.count("Traceback") <= 1
     for index in range(1, len(run.notebook.cells)):  # the later cells never ran: no NameError
-        assert outputs(run, index) == [] and run.notebook.cells[index].execution_count is None
+        assert outputs(run, index) == []
+        assert run.notebook.cells[index].execution_count is None
 
 
 @pytest.mark.slow
@@ -342,17 +347,17 @@ def test_install_cell_installs_the_pinned_release_and_widgets_work_on_ipywidgets
     subprocess.run(["git", *identity, "commit", "-qm", "after the release"], cwd=clone, check=True)
     config = Settings(clone.as_uri(), settings().release)
     later = [
-        "import importlib.metadata, importlib.util, ipywidgets\n"
-        "print('version', importlib.metadata.version('gdcourse'))\n"
-        "print('ipywidgets', ipywidgets.__version__)\n"
-        "print('newer', importlib.util.find_spec('gdcourse.after_the_release') is not None)",
-        "from gdcourse.widgets import lr_explorer\n"
-        "explorer = lr_explorer(static=False)\n"
-        "explorer",
-        "before = explorer.widget.children[1].value\n"
-        "explorer.controls['lr'].value = 0.5\n"
-        "print('status', explorer.status)\n"
-        "print('redrawn', explorer.widget.children[1].value != before)",
+        ("import importlib.metadata, importlib.util, ipywidgets\n"
+         "print('version', importlib.metadata.version('gdcourse'))\n"
+         "print('ipywidgets', ipywidgets.__version__)\n"
+         "print('newer', importlib.util.find_spec('gdcourse.after_the_release') is not None)"),
+        ("from gdcourse.widgets import lr_explorer\n"
+         "explorer = lr_explorer(static=False)\n"
+         "explorer"),
+        ("before = explorer.widget.children[1].value\n"
+         "explorer.controls['lr'].value = 0.5\n"
+         "print('status', explorer.status)\n"
+         "print('redrawn', explorer.widget.children[1].value != before)"),
     ]
     run = run_install_cell(colab, config, later, tmp_path / "student")
     assert run.failure is None, run.failure
@@ -367,7 +372,8 @@ def test_install_cell_installs_the_pinned_release_and_widgets_work_on_ipywidgets
     (shown,) = [out for out in outputs(run, 2) if out.output_type == "execute_result"]
     assert shown.data["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert shown.data["text/plain"].startswith("<")
-    assert "status lr = 0.5" in printed and "redrawn True" in printed
+    assert "status lr = 0.5" in printed
+    assert "redrawn True" in printed
     assert Path(run.probe["gdcourse"]).is_relative_to(colab.path)
 
 
@@ -384,11 +390,13 @@ def test_contributing_points_only_inside_the_repository():
     named = set(re.findall(r"`([\w.-]*/[\w./-]*|[\w.-]+\.(?:md|py|yml|toml|bib|ipynb))`", text))
     placeholders = re.compile(r"NN|\bK\b|qK|<|\.\.\.")
     concrete = sorted({name.strip("/") for name in named if not placeholders.search(name)} - {""})
-    assert "_toc.yml" in concrete and "tests/exercise_students.py" in concrete
+    assert "_toc.yml" in concrete
+    assert "tests/exercise_students.py" in concrete
     missing = [name for name in concrete
                if not (ROOT / name).exists() and not list(ROOT.glob(f"{name}.*"))]
     assert missing == [], f"CONTRIBUTING.md names files the repository lacks: {missing}"
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for target in sorted(set(re.findall(r"`make ([\w-]+)", text))):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"no `make {target}`"
-    assert "## Adding a chapter" in text and "## Adding an exercise" in text
+    assert "## Adding a chapter" in text
+    assert "## Adding an exercise" in text

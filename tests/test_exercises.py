@@ -70,7 +70,8 @@ def run_in_process(notebook, replacements: dict[str, str]) -> dict[str, str | No
 
 
 def test_one_assignment_per_chapter():
-    assert CHAPTERS and len(ASSIGNMENTS) == len(CHAPTERS)
+    assert CHAPTERS
+    assert len(ASSIGNMENTS) == len(CHAPTERS)
     assert [name[:4] for name in ASSIGNMENTS] == [f"ch{stem[:2]}" for stem in CHAPTERS]
     for name in ASSIGNMENTS:
         assert [p.name for p in (SOLUTIONS / name).iterdir()] == [f"{name}.ipynb"]
