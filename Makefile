@@ -71,10 +71,9 @@ install-cells: $(STAMP)
 	$(BIN)/python -m gdcourse.release
 
 # What students may see, ready to push to the student repository (see book/instructors.md).
-EDITION ?= _build/student-edition
+# EDITION=<folder>: a new or empty folder instead of _build/student-edition (rebuilt each time).
 student-edition: $(STAMP)
-	rm -rf "$(EDITION)"
-	$(BIN)/python -m gdcourse.edition student-edition "$(EDITION)" $(if $(GIT),--git)
+	$(BIN)/python -m gdcourse.edition student-edition $(if $(EDITION),"$(EDITION)") $(if $(GIT),--git)
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=<folder of submissions>" >&2; exit 2)

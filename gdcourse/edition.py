@@ -49,6 +49,7 @@ __all__ = ["Settings", "build", "install_cell", "install_cell_problems", "instal
 STUDENT_FILES = ("_config.yml", "_toc.yml", "_ext", "_static", "binder", "book", "exercises",
                  "gdcourse", "references.bib", "pyproject.toml", ".gitignore", ".github", "LICENSE")
 INSTRUCTOR_ONLY = ("book/instructors.md",)
+DEFAULT_EDITION = ROOT / "_build" / "student-edition"
 
 
 @dataclass(frozen=True)
@@ -384,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("install-cells", help="write the install cell of book/ and solutions/")
     edition = commands.add_parser("student-edition", help="export the student edition")
-    edition.add_argument("output", nargs="?", type=Path, default=ROOT / "_build" / "student-edition",
-                         help="an empty or new folder (default: _build/student-edition)")
+    edition.add_argument("output", nargs="?", type=Path, default=None,
+                         help="a new or empty folder (default: _build/student-edition, which is "
+                              "rebuilt from scratch)")
     edition.add_argument("--git", action="store_true",
                          help="make it a git repository: one commit, tagged with the release")
     args = parser.parse_args(argv)
@@ -395,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote the install cell of {path.relative_to(ROOT)}")
         print(f"{len(changed)} notebook(s) changed; install: {settings().install_spec}")
         return 0
+    if args.output is None:
+        args.output = DEFAULT_EDITION
+        shutil.rmtree(DEFAULT_EDITION, ignore_errors=True)
     try:
         files = build(args.output, git=args.git)
     except (ValueError, RuntimeError) as error:
