@@ -11,13 +11,15 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test bench exercises grade clean
+.PHONY: help venv book test bench exercises install-cells student-edition grade clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (strict: warnings are errors)"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run the benchmarks and print the table"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make install-cells  write every notebook's install cell from _config.yml, then make exercises"
+	@echo "make student-edition [EDITION=<dir>] [GIT=1]  export the student edition (no solutions)"
 	@echo "make grade SUBMISSIONS=<dir>  autograde a folder of submissions"
 	@echo "make clean  remove build outputs (keeps .venv)"
 
@@ -61,6 +63,17 @@ bench: $(STAMP)
 
 exercises: $(STAMP)
 	$(BIN)/python -m gdcourse.release
+
+# The install cell of book/ and solutions/ from _config.yml (repository.url, gdcourse.release),
+# then exercises/ from solutions/.
+install-cells: $(STAMP)
+	$(BIN)/python -m gdcourse.edition install-cells
+	$(BIN)/python -m gdcourse.release
+
+# What students may see, ready to push to the student repository (see book/instructors.md).
+# EDITION=<folder>: a new or empty folder instead of _build/student-edition (rebuilt each time).
+student-edition: $(STAMP)
+	$(BIN)/python -m gdcourse.edition student-edition $(if $(EDITION),"$(EDITION)") $(if $(GIT),--git)
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=<folder of submissions>" >&2; exit 2)

@@ -34,7 +34,9 @@ The small multiples of :attr:`Explorer.static_values` (:meth:`Explorer.static_pn
 figures that must not move, e.g. in print.
 
 ipywidgets is imported only when a live widget is built, so ``import gdcourse.widgets`` works
-without it. Tests and benchmarks drive an explorer headless: ``explorer.update(lr=0.5)`` or
+without it. Live widgets work with ipywidgets 8 and with 7.7, the version Colab ships (7.x
+widgets have no ``_repr_mimebundle_``: the explorer writes the widget-view bundle itself). Tests
+and benchmarks drive an explorer headless: ``explorer.update(lr=0.5)`` or
 ``explorer.controls["lr"].value = 0.5`` (the ipywidgets observer calls :meth:`Explorer.update`);
 both keep the controls, the artists and the image in step.
 
@@ -591,7 +593,13 @@ class Explorer:
             except ImportError:  # no ipywidgets: a picture beats a traceback
                 pass
             else:
-                return view._repr_mimebundle_(include=include, exclude=exclude)
+                if hasattr(view, "_repr_mimebundle_"):  # ipywidgets 8
+                    return view._repr_mimebundle_(include=include, exclude=exclude)
+                # ipywidgets 7 (Colab ships 7.7): widgets display through _ipython_display_
+                # only, with this bundle; the front end draws the view of the model.
+                return {"text/plain": repr(self),
+                        "application/vnd.jupyter.widget-view+json": {
+                            "version_major": 2, "version_minor": 0, "model_id": view.model_id}}
         return {"text/html": self.interactive_html(), "text/plain": repr(self)}
 
     def __repr__(self) -> str:

@@ -12,8 +12,10 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import nbformat
 import yaml
+
+from gdcourse.edition import install_cell_problems as edition_install_cell_problems
+from gdcourse.edition import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,8 +56,9 @@ class BookConfig:
 
     @property
     def install_spec(self) -> str:
-        """The pip requirement of the guarded install cell (see CONTRIBUTING.md)."""
-        return f"gdcourse @ git+{self.repository_url.rstrip('/')}@{self.branch}"
+        """The pip requirement of the install cell: the pinned release of the student repository
+        (``gdcourse.release`` in ``_config.yml``, see ``gdcourse/edition.py``)."""
+        return settings().install_spec
 
 
 @cache
@@ -74,17 +77,6 @@ def book_config(root: Path = ROOT) -> BookConfig:
 
 
 def install_cell_problems(path: Path) -> list[str]:
-    """What is wrong with the guarded install cell of a notebook (empty when it is right)."""
-    notebook = nbformat.read(path, as_version=4)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    if not code:
-        return ["the notebook has no code cell"]
-    cell = code[0]
-    problems = []
-    if "import gdcourse" not in cell.source or "except ImportError" not in cell.source:
-        problems.append("the first code cell is not the guarded `try: import gdcourse` cell")
-    expected = f'%pip install --quiet "{book_config().install_spec}"'
-    if expected not in cell.source:
-        problems.append(f"the first code cell does not install exactly {expected!r} "
-                        "(derived from repository.url and branch in _config.yml)")
-    return problems
+    """What is wrong with the install cell of a notebook (empty when it is right): it must be the
+    first code cell, exactly as ``make install-cells`` writes it from ``_config.yml``."""
+    return edition_install_cell_problems(path, settings())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 from conftest import ROOT, chapter_notebooks
+
+from gdcourse.edition import install_cell, settings
 
 COMMITTED = sorted(
     path
@@ -19,12 +22,11 @@ COMMITTED = sorted(
 CHAPTERS = chapter_notebooks()
 
 
-def install_spec() -> str:
-    """The pip requirement of the install cell, derived from the repository url in _config.yml."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    url = config["repository"]["url"].rstrip("/")
-    branch = config["repository"].get("branch", "main")
-    return f"gdcourse @ git+{url}@{branch}"
+def toc_chapters() -> list[str]:
+    """The chapter files of ``_toc.yml`` (``book/NN_name``), in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
+    return [name for name in files if re.fullmatch(r"book/\d\d_\w+", name)]
 
 
 def glued_texts(notebook) -> set[str]:
@@ -107,8 +109,12 @@ def first_code_cell(notebook):
     return next(cell for cell in notebook.cells if cell.cell_type == "code")
 
 
-def test_there_are_ten_chapters():
-    assert [path.name[:2] for path in CHAPTERS] == [f"{n:02d}" for n in range(1, 11)]
+def test_chapters_are_numbered_in_toc_order():
+    chapters = toc_chapters()
+    assert chapters, "_toc.yml lists no chapter book/NN_name"
+    assert [f"book/{path.stem}" for path in CHAPTERS] == chapters, (
+        "every book/NN_*.ipynb is a chapter of _toc.yml, in the order of its number")
+    assert [path.name[:2] for path in CHAPTERS] == [f"{n:02d}" for n in range(1, len(CHAPTERS) + 1)]
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
@@ -126,7 +132,7 @@ def test_chapter_starts_with_guarded_install_cell(path):
     cell = first_code_cell(notebook)
     assert "import gdcourse" in cell.source
     assert "except ImportError" in cell.source
-    assert f'%pip install --quiet "{install_spec()}"' in cell.source
+    assert cell.source == install_cell(settings()), "run `make install-cells`"
     assert "hide-cell" in cell.metadata.get("tags", []), "the install cell must be collapsed"
     assert notebook.metadata["kernelspec"]["name"] == "python3"
 
