@@ -135,6 +135,9 @@ HYPERPARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 argument; ``betas``' check also returns the pair as floats, which is stored."""
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _as_float(value: Any) -> Any:
     """A 0-d array or NumPy scalar as a Python float (scalar in, scalar out); others unchanged."""
     return float(value) if isinstance(value, (np.ndarray, np.floating)) else value
@@ -170,11 +173,11 @@ class Optimizer:
     def step(self, x: Params, grad: Params, state: NamedTuple) -> tuple[Params, NamedTuple]:
         """Take one update from parameters ``x`` with gradient ``grad``; return ``(x, state)``."""
         if (type(x) is np.ndarray and type(grad) is np.ndarray and type(state) is self.state_type
-                and x.ndim and x.shape == grad.shape and x.dtype == grad.dtype
-                and x.dtype.kind == "f"):
-            # The common case, checked cheaply: arrays of one floating dtype and this
-            # optimizer's state. Every equation keeps that dtype.
-            return self._update(x, grad, state, self.lr_at(state.t))
+                and x.dtype is _FLOAT64 is grad.dtype and x.shape == grad.shape != ()):
+            # The common case, checked cheaply: float64 arrays of one shape, this optimizer's
+            # state (every equation keeps the dtype). All other input goes the long way.
+            lr = self.lr  # type: ignore[attr-defined]
+            return self._update(x, grad, state, self.lr_at(state.t) if callable(lr) else lr)
         return self._checked_step(x, grad, state)
 
     def _checked_step(self, x: Params, grad: Params, state: NamedTuple):
