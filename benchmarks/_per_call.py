@@ -21,10 +21,8 @@ PLAIN_RATIO, TORCH_SPEEDUP = 1.5, 3.0
 
 
 def plain_gd(x, grads, lr=1e-3):
-    t = 0
-    for g in grads:
+    for _t, g in enumerate(grads, start=1):  # the step count, as the state keeps it
         x = x - lr * g
-        t += 1
     return x
 
 
@@ -158,8 +156,10 @@ def run(repeats: int = 15) -> list[dict]:
             if actual.tobytes() != expected.tobytes():  # the same equations, or no comparison
                 raise AssertionError(f"{name}: plain lines and gdcourse.optim disagree")
             gradients = list(grads)
-            our_s = median_seconds(lambda: ours(optimizer, x, gradients), repeats=repeats) / STEPS
-            plain_s = median_seconds(lambda: plain(x, gradients), repeats=repeats) / STEPS
+            our_s = median_seconds(lambda o=optimizer, x=x, g=gradients: ours(o, x, g),
+                                   repeats=repeats) / STEPS
+            plain_s = median_seconds(lambda p=plain, x=x, g=gradients: p(x, g),
+                                     repeats=repeats) / STEPS
             torch_fn = torch_run(torch_name, torch_kwargs, x, grads) if size == 2 else None
             torch_s = (None if torch_fn is None
                        else median_seconds(torch_fn, repeats=repeats) / STEPS)

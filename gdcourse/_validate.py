@@ -67,7 +67,7 @@ def check_probability(name: str, value: Any, *, allow_one: bool = False) -> floa
     """
     number = check_number(name, value)
     upper_ok = number <= 1.0 if allow_one else number < 1.0
-    if not (0.0 <= number and upper_ok):
+    if not (number >= 0.0 and upper_ok):
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return number

@@ -210,7 +210,7 @@ class Optimizer:
     def _zeros(self, x: Params) -> Params:
         """Zeros shaped like ``x``: a float for a scalar, an array of x's dtype otherwise."""
         array = as_float_array("x", x)
-        return float(0.0) if array.ndim == 0 else np.zeros_like(array)
+        return 0.0 if array.ndim == 0 else np.zeros_like(array)
 
     def __str__(self) -> str:
         """A short label for legends: only the hyperparameters that differ from the defaults."""
@@ -353,12 +353,13 @@ class Momentum(Optimizer):
         return MomentumState(t=0, b=self._zeros(x))
 
     def _update(self, x, g, state, lr):
+        mu, tau = self.momentum, self.dampening
         if self.weight_decay:
             g = g + self.weight_decay * x      # coupled L2: g + λθ
         if state.t == 0:
             b = g.copy()                       # b₁ = g₁
         else:
-            b = self.momentum * state.b + (1 - self.dampening) * g   # b ← μ b + (1 − τ) g
+            b = mu * state.b + (1 - tau) * g   # b ← μ b + (1 − τ) g
         x = x - lr * b                         # θ ← θ − η b
         return x, MomentumState(state.t + 1, b)
 
@@ -407,7 +408,10 @@ class Nesterov(Optimizer):
         mu = self.momentum
         if self.weight_decay:
             g = g + self.weight_decay * x      # coupled L2: g + λθ
-        b = g.copy() if state.t == 0 else mu * state.b + g   # b₁ = g₁, then b ← μ b + g
+        if state.t == 0:
+            b = g.copy()                       # b₁ = g₁
+        else:
+            b = mu * state.b + g               # b ← μ b + g
         x = x - lr * (g + mu * b)              # θ ← θ − η (g + μ b)
         return x, MomentumState(state.t + 1, b)
 
@@ -677,6 +681,7 @@ class Adam(Optimizer):
 
     name: ClassVar[str] = "adam"
     state_type: ClassVar[type] = AdamState
+    decoupled: ClassVar[bool] = False  # AdamW: weight decay shrinks θ instead of entering g
 
     def init(self, x: Params) -> AdamState:
         zeros = self._zeros(x)
@@ -686,8 +691,8 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         t = state.t + 1
         m, v, v_max = state.m, state.v, state.v_max
-        if self.weight_decay:
-            x, g = self._decay(x, g, lr)              # Adam: g + λθ; AdamW: θ (1 − ηλ)
+        if self.weight_decay and not self.decoupled:
+            g = g + self.weight_decay * x             # coupled L2: g + λθ
         m = beta1 * m + (1 - beta1) * g               # m ← β1 m + (1 − β1) g
         v = beta2 * v + (1 - beta2) * g * g           # v ← β2 v + (1 − β2) g²
         m_hat = m / (1 - beta1**t)                    # m̂ = m / (1 − β1ᵗ)
@@ -698,10 +703,6 @@ class Adam(Optimizer):
             v_hat = v / (1 - beta2**t)                # v̂ = v / (1 − β2ᵗ)
         x = x - lr * m_hat / (np.sqrt(v_hat) + self.eps)   # θ ← θ − η m̂ / (√v̂ + ε)
         return x, AdamState(t, m, v, v_max)
-
-    def _decay(self, x, g, lr):
-        """Coupled weight decay (L2 in the loss): the gradient gets λθ added."""
-        return x, g + self.weight_decay * x
 
 
 # Chapter 8 prints the Adam update by this name (it was once a function shared with AdamW).
@@ -738,10 +739,11 @@ class AdamW(Adam):
     weight_decay: float = 1e-2
 
     name: ClassVar[str] = "adamw"
+    decoupled: ClassVar[bool] = True
 
-    def _decay(self, x, g, lr):
-        """Decoupled weight decay: θ ← θ (1 − ηλ) before Adam's step; the gradient unchanged."""
-        return x * (1 - lr * self.weight_decay), g
+    def _update(self, x, g, state, lr):
+        x = x * (1 - lr * self.weight_decay)          # θ ← θ (1 − ηλ)
+        return super()._update(x, g, state, lr)       # then Adam, with the plain gradient
 
 
 class NAdamState(NamedTuple):

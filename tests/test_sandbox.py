@@ -75,7 +75,7 @@ def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
 
 
 def test_command_line_refuses_a_network_transport(tmp_path):
-    with pytest.raises(SandboxError, match="transport 'tcp'.*KernelManager.transport = 'ipc'"):
+    with pytest.raises(SandboxError, match=r"transport 'tcp'.*KernelManager\.transport = 'ipc'"):
         sandbox.bwrap_command(_connection(tmp_path, "tcp"), tmp_path, Limits(), 7)
 
 
