@@ -512,7 +512,7 @@ class _PlayerWriter(HTMLWriter):
         self._background = None
         self._moving = [artist for artist in fig.findobj() if artist.get_animated()]
 
-    def grab_frame(self, **savefig_kwargs):
+    def grab_frame(self, **_savefig_kwargs):  # the frames are pixels, not saved figures
         canvas = self.fig.canvas
         if not self._moving:
             canvas.draw()
@@ -552,7 +552,7 @@ def _to_html(fig, animation):
                                default_mode="once")
         # Animation.save asks for a full redraw after every frame (draw_idle, which draws at
         # once on a canvas without a window); the writer draws what each frame needs itself.
-        fig.canvas.draw_idle = lambda *args, **kwargs: None
+        fig.canvas.draw_idle = lambda *_args, **_kwargs: None
         with tempfile.TemporaryDirectory() as folder, \
                 mpl.rc_context({"animation.frame_format": "png"}):
             path = Path(folder) / "player.html"
