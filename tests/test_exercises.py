@@ -133,6 +133,7 @@ def test_every_assignment_has_wrong_answers_on_file():
             [c for c in source_notebook(name).cells if c.metadata.get("nbgrader", {}).get("grade")])
 
 
+@pytest.mark.slow  # ~140 notebook runs in process: 30-90 s in all
 @pytest.mark.parametrize(("name", "cell_id", "kind"), WRONG, ids=lambda v: str(v).replace(" ", "-"))
 def test_hidden_tests_reject_wrong_answers(name, cell_id, kind):
     notebook = source_notebook(name)

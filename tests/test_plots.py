@@ -321,13 +321,13 @@ def test_animation_frames_show_what_a_full_draw_of_each_frame_shows():
     loss = Rosenbrock()
     runs = [minimize(loss, loss.default_start, opt, 120) for opt in (GD(lr=1e-3), Adam(lr=0.05))]
     frames = [Image.open(io.BytesIO(frame)).convert("RGB")
-              for frame in frames_of(animate_race(loss, runs, max_frames=6))]
-    fig, draw, steps = plots._race_frames(loss, runs, max_frames=6, window=None, resolution=120)
+              for frame in frames_of(animate_race(loss, runs, max_frames=4, resolution=60))]
+    fig, draw, steps = plots._race_frames(loss, runs, max_frames=4, window=None, resolution=60)
     fig.canvas.draw()
     fig.set_layout_engine("none")
     for artist in fig.findobj(lambda a: a.get_animated()):
         artist.set_animated(False)
-    assert len(frames) == len(steps) == 6
+    assert len(frames) == len(steps) == 4
     for frame, step in zip(frames, steps, strict=True):
         draw(step)
         fig.canvas.draw()

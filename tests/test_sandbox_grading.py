@@ -29,6 +29,8 @@ from test_grade_pipeline import correct, solution_code, submission
 
 from gdcourse.grade import grade, main
 
+pytestmark = pytest.mark.slow  # grades a class of attackers in sandboxed kernels
+
 M = "ch06_momentum"
 FULL = 8.0
 TIMEOUT = 8
