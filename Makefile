@@ -11,10 +11,11 @@ STAMP  := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test bench exercises install-cells student-edition grade clean
+.PHONY: help venv book check test bench exercises install-cells student-edition grade clean
 
 help:
 	@echo "make book   build the HTML book into _build/html (strict: warnings are errors)"
+	@echo "make check  ruff, then the fast tests (-m 'not slow'): well under a minute"
 	@echo "make test   run the whole test suite"
 	@echo "make bench  run the benchmarks and print the table"
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
@@ -54,6 +55,12 @@ $(ASSETS_STAMP): $(ASSETS)/package-lock.json
 # GDCOURSE_STATIC=1: widgets show their static fallback in the built pages (see gdcourse/widgets.py)
 book: $(STAMP)
 	GDCOURSE_STATIC=1 $(BIN)/jupyter-book build -W -n --keep-going --path-output . .
+
+# The habits: the lint rules of pyproject.toml on the package, tests and benchmarks, then every
+# test not marked slow (no kernels, nbgrader, sandboxes or book builds).
+check: $(STAMP)
+	$(BIN)/ruff check gdcourse tests benchmarks
+	$(BIN)/python -m pytest -m "not slow" -q
 
 test: $(STAMP) $(CHROMIUM) $(BWRAP) $(ASSETS_STAMP)
 	$(BIN)/python -m pytest

@@ -1,8 +1,10 @@
-"""Chapter execution: wall time and peak memory of each chapter notebook in a fresh kernel.
+"""Chapter execution: wall time, kernel CPU time and peak memory of each chapter in a fresh kernel.
 
-Targets: every chapter < 20 s and < 500 MB resident memory (Binder gives 1-2 GB and a slow CPU);
-the whole book < 2 minutes. Peak memory is the kernel process's maximum RSS, sampled every 50 ms
-with psutil while the notebook runs.
+Targets: every chapter executes in < 15 s and < 500 MB resident memory (Binder gives 1-2 GB and a
+slow CPU); the whole book < 2 minutes. Wall time includes starting the kernel. The kernel's CPU
+time (user + system) is what the chapter's code costs: on a machine that other work is loading,
+it moves much less than the wall time. Peak memory is the kernel process's maximum RSS. Both are
+sampled every 50 ms with psutil while the notebook runs.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from nbclient import NotebookClient
 from benchmarks._timing import row
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
+SECONDS, MEBIBYTES, BOOK_SECONDS = 15.0, 500.0, 120.0
 
 
-def _run(path: Path) -> tuple[float, float]:
+def _run(path: Path) -> tuple[float, float, float]:
+    """Wall seconds, kernel CPU seconds and peak kernel RSS (MiB) of executing ``path``."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    peak = [0]
+    peak, cpu = [0], [0.0]
     done = threading.Event()
 
     def sample():
@@ -36,6 +40,8 @@ def _run(path: Path) -> tuple[float, float]:
             try:
                 process = psutil.Process(manager.provisioner.pid)
                 peak[0] = max(peak[0], process.memory_info().rss)
+                times = process.cpu_times()
+                cpu[0] = max(cpu[0], times.user + times.system)
             except (psutil.Error, AttributeError, TypeError):
                 pass
 
@@ -48,19 +54,26 @@ def _run(path: Path) -> tuple[float, float]:
         elapsed = time.perf_counter() - start
         done.set()
         sampler.join()
-    return elapsed, peak[0] / 2**20
+    return elapsed, cpu[0], peak[0] / 2**20
+
+
+def chapter_rows(name: str, seconds: float, cpu_seconds: float, megabytes: float) -> list[dict]:
+    """The rows of one chapter: its time (verdict: < 15 s) and its memory (< 500 MiB)."""
+    return [
+        row("chapters", f"{name} execute", seconds, "s", target=f"< {SECONDS:g} s",
+            ok=seconds < SECONDS, kernel_cpu_s=cpu_seconds),
+        row("chapters", f"{name} peak kernel RSS", megabytes, "MiB",
+            target=f"< {MEBIBYTES:g} MiB", ok=megabytes < MEBIBYTES),
+    ]
 
 
 def run() -> list[dict]:
     os.environ.setdefault("GDCOURSE_STATIC", "1")  # as in the book build
     rows, total = [], 0.0
     for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
-        seconds, megabytes = _run(path)
+        seconds, cpu_seconds, megabytes = _run(path)
         total += seconds
-        rows.append(row("chapters", f"{path.stem} execute", seconds, "s", target="< 20 s",
-                        ok=seconds < 20))
-        rows.append(row("chapters", f"{path.stem} peak kernel RSS", megabytes, "MiB",
-                        target="< 500 MiB", ok=megabytes < 500))
-    rows.append(row("chapters", "all chapters, sequential", total, "s", target="< 120 s",
-                    ok=total < 120))
+        rows.extend(chapter_rows(path.stem, seconds, cpu_seconds, megabytes))
+    rows.append(row("chapters", "all chapters, sequential", total, "s",
+                    target=f"< {BOOK_SECONDS:g} s", ok=total < BOOK_SECONDS))
     return rows

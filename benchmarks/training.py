@@ -26,7 +26,8 @@ def run(repeats: int = 3) -> list[dict]:
         per_sample = {}
         for batch_size in (1, 32, 1024):
             seconds = median_seconds(
-                lambda: train(problem, np.zeros(problem.dim), GD(lr=0.01), batch_size, epochs=1),
+                lambda problem=problem, batch_size=batch_size: train(
+                    problem, np.zeros(problem.dim), GD(lr=0.01), batch_size, epochs=1),
                 repeats=repeats, warmup=0)
             per_sample[batch_size] = seconds / N
             rows.append(row("training", f"{name}, batch {batch_size}, one epoch", seconds, "s",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 
-import matplotlib
+import matplotlib as mpl
 
 from benchmarks._timing import row
 from gdcourse import widgets
@@ -113,7 +113,7 @@ def _dragger(explorer, control: str, values: tuple):
 
 
 def run(repeats: int = 15) -> list[dict]:
-    matplotlib.use("Agg")  # headless, whatever the environment says
+    mpl.use("Agg")  # headless, whatever the environment says
     rows = []
     for name, (make, settings, control, values, target) in UPDATES.items():
         explorer = make(static=False)

@@ -39,7 +39,9 @@ def check_number(
     ...
     ValueError: lr must be >= 0, got -1
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    kind = type(value)
+    if kind is not float and kind is not int and (  # plain numbers skip the ABC check
+            isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     number = float(value)
     if not math.isfinite(number):
@@ -67,7 +69,7 @@ def check_probability(name: str, value: Any, *, allow_one: bool = False) -> floa
     """
     number = check_number(name, value)
     upper_ok = number <= 1.0 if allow_one else number < 1.0
-    if not (0.0 <= number and upper_ok):
+    if not (number >= 0.0 and upper_ok):
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return number
@@ -81,7 +83,8 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     ...
     ValueError: steps must be >= 1, got 0
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (  # plain ints skip the ABC check
+            isinstance(value, bool) or not isinstance(value, numbers.Integral)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     integer = int(value)
     if minimum is not None and integer < minimum:

@@ -12,6 +12,7 @@ only return the formatted string, so every chapter still runs top to bottom.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Any
 
@@ -33,12 +34,29 @@ class GluedText:
         return self.text
 
 
+# MyST-NB reads glued values from display outputs whose MIME types carry this prefix (and
+# metadata naming the key): the protocol of ``myst_nb.glue``, which is written here because
+# importing ``myst_nb`` costs about 2 s per kernel (it loads nbformat, jsonschema and grammars
+# that a notebook never needs).
+_GLUE_PREFIX = "application/papermill.record/"
+
+
 def _myst_glue():
-    try:
-        from myst_nb import glue
-    except ImportError:  # Colab or a bare Jupyter: nothing to glue into
+    """``glue(name, value)`` when MyST-NB is installed, else None (Colab or a bare Jupyter)."""
+    if importlib.util.find_spec("myst_nb") is None:
         return None
-    return glue
+    return _glue
+
+
+def _glue(name: str, value: Any) -> None:
+    """Glue ``value`` under ``name`` without displaying it, as ``myst_nb.glue(..., display=False)``."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    bundle, metadata = format_display_data(value)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": _GLUE_PREFIX}
+    display({_GLUE_PREFIX + key: data for key, data in bundle.items()}, raw=True,
+            metadata=metadata)
 
 
 def glue_text(name: str, value: Any, fmt: str = "") -> str:
@@ -59,7 +77,7 @@ def glue_text(name: str, value: Any, fmt: str = "") -> str:
     text = format(value, fmt)
     glue = _myst_glue()
     if glue is not None:
-        glue(name, GluedText(text), display=False)
+        glue(name, GluedText(text))
     return text
 
 
@@ -75,7 +93,7 @@ def glue_figure(name: str, figure: Any, *, dpi: int = 100) -> Any:
         raise ValueError(f"name must be a glue key, got {name!r}")
     glue = _myst_glue()
     if glue is not None:
-        glue(name, _as_image(figure, dpi), display=False)
+        glue(name, _as_image(figure, dpi))
     return figure
 
 

@@ -144,7 +144,7 @@ class _Problem:
     def _batch(self, batch: Any) -> slice | np.ndarray:
         if batch is None:
             return slice(None)
-        index = np.asarray(batch)
+        index = batch if type(batch) is np.ndarray else np.asarray(batch)
         if index.ndim != 1 or index.size == 0 or index.dtype.kind not in "iu":
             raise ValueError("batch must be a non-empty 1-D array of sample indices or None, "
                              f"got {batch!r}")
@@ -157,7 +157,10 @@ class _Problem:
         """The checked parameters, the design rows and the targets of ``batch``."""
         w = self._params(params)
         index = self._batch(batch)
-        return w, self._design[index], self._targets[index]
+        if isinstance(index, slice):
+            return w, self._design, self._targets
+        # take: the rows of design[index], without the cost of fancy indexing (4x at batch 32)
+        return w, self._design.take(index, axis=0), self._targets.take(index)
 
     def loss(self, params: Any, batch: Any = None) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -168,6 +171,12 @@ class _Problem:
     def loss_and_grad(self, params: Any, batch: Any = None) -> tuple[float, np.ndarray]:
         """``(loss(params, batch), grad(params, batch))`` from one pass over the batch."""
         raise NotImplementedError  # pragma: no cover - overridden
+
+
+def _mean(values: np.ndarray) -> float:
+    """``float(np.mean(values))`` of a 1-D float array, without np.mean's per-call overhead
+    (the same pairwise sum divided by the count, so the same bits)."""
+    return float(np.add.reduce(values) / values.size)
 
 
 def _design_matrix(name: str, features: np.ndarray) -> np.ndarray:
@@ -300,7 +309,7 @@ class LogisticRegression(_Problem):
         """Mean cross-entropy on ``batch`` (all samples when None) plus the L2 penalty."""
         w, design, y = self._rows(params, batch)
         z = design @ w
-        return float(np.mean(np.logaddexp(0.0, z) - y * z)) + self._penalty(w)
+        return _mean(np.logaddexp(0.0, z) - y * z) + self._penalty(w)
 
     def grad(self, params: Any, batch: Any = None) -> np.ndarray:
         """Gradient of :meth:`loss`."""
@@ -311,7 +320,7 @@ class LogisticRegression(_Problem):
         """``(loss(params, batch), grad(params, batch))``, sharing the logits."""
         w, design, y = self._rows(params, batch)
         z = design @ w
-        loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + self._penalty(w)
+        loss = _mean(np.logaddexp(0.0, z) - y * z) + self._penalty(w)
         return loss, self._gradient(w, design, z, y)
 
     def _gradient(self, w, design, z, y):

@@ -43,6 +43,8 @@ __all__ = [
 
 def _point(x: Any, dim: int, name: str = "x") -> np.ndarray:
     """Check that ``x`` is one point of a ``dim``-dimensional loss and return it as an array."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == (dim,):
+        return x  # the common case, at every step of a run
     array = as_float_array(name, x)
     if array.shape != (dim,):
         raise ValueError(

@@ -3,7 +3,7 @@ r"""Reference optimizers, written to be read beside the equations of the book.
 Every optimizer is a frozen dataclass of hyperparameters with two pure methods::
 
     opt = Adam(lr=0.1)
-    state = opt.init(x)                  # AdamState(t=0, m=0.0, v=0.0)
+    state = opt.init(x)                  # AdamState(t=0, m=0.0, v=0.0, v_max=0.0)
     x, state = opt.step(x, grad, state)  # returns new parameters and new state, mutates nothing
 
 The state is a :class:`~typing.NamedTuple` whose fields are the symbols of the maths (``t`` counts
@@ -16,19 +16,20 @@ buffers start), so a trajectory computed here matches ``torch.optim`` in float64
 error; ``tests/test_optim_torch.py`` checks it. ``g`` is the gradient at the current parameters θ
 and ``t`` counts steps from 1 inside :meth:`step`.
 
-A step never writes to its inputs. It allocates one fresh array for each array it returns (the
-new θ and every buffer it updates) and computes into them with NumPy's ``out=`` arguments and
-in-place operators such as ``m += ...``. Intermediate terms go to a scratch array ``tmp`` (NAdam
-has two), which each thread reuses from step to step and no step returns. Each equation is a
-comment above its lines, and the operations run in the order of the one-line form
-``m = beta1 * m + (1 - beta1) * g``, so the results agree with it to the bit. The one-line form
-allocates a new array for every operator, 8 MB apiece for 10⁶ parameters, and fresh memory is
-faulted in page by page, so it is slower on large arrays (``python -m benchmarks optimizers``).
-A step writes the new θ's array last, so until then that array is free: a coupled
-``weight_decay`` puts the decayed gradient g + λθ there, and some updates park an intermediate
-term there. Buffers that an optimizer's settings do not use (RMSProp's ``g_avg`` when not
-centered and ``b`` without momentum, Adam's ``v_max`` without AMSGrad) stay the zeros made by
-``init`` and are passed on unchanged; no step writes to them.
+A step never writes to its inputs: every line of an update is one equation of the book written
+as a NumPy expression (``m = beta1 * m + (1 - beta1) * g``), which makes a fresh array, in the
+order of operations of ``torch.optim``, so the two agree to rounding error (and these one-line
+forms are what ``tests/test_optim_arrays.py`` checks the updates against, bit for bit). Buffers
+that an optimizer's settings do not use (RMSProp's ``g_avg`` when not centered and ``b`` without
+momentum, Adam's ``v_max`` without AMSGrad) stay the zeros made by ``init`` and are passed on.
+
+Writing a new optimizer takes a frozen dataclass of hyperparameters, a state ``NamedTuple``
+(its first field the step count ``t``), ``init(x)`` and the update
+``_update(x, g, state, lr) -> (x, state)``, where ``x`` and ``g`` are arrays (0-d for a scalar)
+of one floating dtype and ``lr`` is this step's learning rate. :class:`Optimizer` does the rest:
+it checks the hyperparameters by name when the optimizer is made (``lr``, ``betas``, ``eps``,
+``weight_decay``, ``momentum``, ...; see ``HYPERPARAMETER_CHECKS``), and in :meth:`~Optimizer.step`
+checks the arguments, looks up the learning rate, and gives scalars back as floats.
 
 The learning rate ``lr`` of any optimizer is either a number or a schedule: a callable that takes
 the number of updates already made (0 for the first update) and returns the learning rate, such as
@@ -41,7 +42,6 @@ Adadelta) and 8 (Adam, AdamW, NAdam).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, NamedTuple, TypeAlias
@@ -84,49 +84,104 @@ Params: TypeAlias = "float | np.ndarray"
 # --------------------------------------------------------------------------------------------
 
 
-def _check_lr(lr: Any) -> None:
-    if callable(lr):
-        return
-    check_number("lr", lr, minimum=0.0)
+def _check_lr(name: str, lr: Any) -> None:
+    if not callable(lr):
+        check_number(name, lr, minimum=0.0)
 
 
-def _check_betas(betas: Any) -> None:
+def _check_betas(name: str, betas: Any) -> tuple[float, float]:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-    check_probability("betas[0]", betas[0])
-    check_probability("betas[1]", betas[1])
+        raise TypeError(f"{name} must be a pair (beta1, beta2), got {betas!r}")
+    return (check_probability(f"{name}[0]", betas[0]), check_probability(f"{name}[1]", betas[1]))
 
 
-def _check_eps(eps: Any) -> None:
-    check_number("eps", eps, minimum=0.0, min_inclusive=False)
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
-def _check_weight_decay(weight_decay: Any) -> None:
-    check_number("weight_decay", weight_decay, minimum=0.0)
+def _probability(name: str, value: Any) -> None:
+    check_probability(name, value)
 
 
-def _output(value: np.ndarray, scalar: bool) -> Params:
-    """Return a 0-d result as a Python float (scalar in, scalar out), arrays unchanged."""
-    return float(value) if scalar else value
+def _fraction(name: str, value: Any) -> None:
+    check_probability(name, value, allow_one=True)
+
+
+def _nonnegative(name: str, value: Any) -> None:
+    check_number(name, value, minimum=0.0)
+
+
+def _positive(name: str, value: Any) -> None:
+    check_number(name, value, minimum=0.0, min_inclusive=False)
+
+
+HYPERPARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "lr": _check_lr,
+    "betas": _check_betas,
+    "eps": _positive,
+    "weight_decay": _nonnegative,
+    "momentum": _probability,
+    "dampening": _fraction,
+    "alpha": _probability,
+    "rho": _probability,
+    "lr_decay": _nonnegative,
+    "initial_accumulator_value": _nonnegative,
+    "momentum_decay": _nonnegative,
+    "amsgrad": _check_flag,
+    "centered": _check_flag,
+}
+"""How :class:`Optimizer` checks a hyperparameter, by field name. A check raises naming the
+argument; ``betas``' check also returns the pair as floats, which is stored."""
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _as_float(value: Any) -> Any:
+    """A 0-d array or NumPy scalar as a Python float (scalar in, scalar out); others unchanged."""
+    return float(value) if isinstance(value, (np.ndarray, np.floating)) else value
 
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Base class: argument handling shared by all optimizers.
+    """Base class: what every optimizer shares, so that subclasses hold only their update.
 
-    Subclasses define ``init(x)`` and ``_update(x, g, state, lr)``; :meth:`step` validates the
-    inputs, resolves the learning rate for this step (a number or a schedule) and converts the
-    results back to the caller's kind (float for a scalar, array otherwise).
+    A subclass declares its hyperparameters as dataclass fields (checked by name in
+    ``__post_init__`` with :data:`HYPERPARAMETER_CHECKS`), its ``name`` and ``state_type``, and
+    defines ``init(x)`` and ``_update(x, g, state, lr)``. :meth:`step` checks the arguments,
+    resolves the learning rate for this step (a number or a schedule) and gives the results
+    back in the caller's kind (floats for a scalar, arrays of x's dtype otherwise).
     """
 
     name: ClassVar[str] = "optimizer"
     state_type: ClassVar[type] = tuple
 
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            check = HYPERPARAMETER_CHECKS.get(field.name)
+            value = check(field.name, getattr(self, field.name)) if check else None
+            if value is not None:
+                object.__setattr__(self, field.name, value)
+
     def init(self, x: Params) -> NamedTuple:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _update(self, x, g, state, lr):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
     def step(self, x: Params, grad: Params, state: NamedTuple) -> tuple[Params, NamedTuple]:
         """Take one update from parameters ``x`` with gradient ``grad``; return ``(x, state)``."""
+        if (type(x) is np.ndarray and type(grad) is np.ndarray and type(state) is self.state_type
+                and x.dtype is _FLOAT64 is grad.dtype and x.shape == grad.shape != ()):
+            # The common case, checked cheaply: float64 arrays of one shape, this optimizer's
+            # state (every equation keeps the dtype). All other input goes the long way.
+            lr = self.lr  # type: ignore[attr-defined]
+            return self._update(x, grad, state, self.lr_at(state.t) if callable(lr) else lr)
+        return self._checked_step(x, grad, state)
+
+    def _checked_step(self, x: Params, grad: Params, state: NamedTuple):
+        """:meth:`step` for any other input: check it, convert it, convert the results back."""
         scalar = np.ndim(x) == 0
         params = as_float_array("x", x)
         g = as_float_array("grad", grad)
@@ -138,16 +193,11 @@ class Optimizer:
                 f"{type(self).__name__}.init or .step, got {type(state).__name__}"
             )
         g = g.astype(params.dtype, copy=False)
-        lr = self.lr_at(state.t)
-        new_x, new_state = self._update(params, g, state, lr)
-        new_x = np.asarray(new_x, dtype=params.dtype)
-        converted = [
-            _output(np.asarray(value, dtype=params.dtype), scalar)
-            if isinstance(value, (np.ndarray, np.floating))
-            else value
-            for value in new_state
-        ]
-        return _output(new_x, scalar), type(new_state)(*converted)
+        new_x, new_state = self._update(params, g, state, self.lr_at(state.t))
+        convert = _as_float if scalar else (lambda value: np.asarray(value, dtype=params.dtype))
+        values = [convert(value) if isinstance(value, (np.ndarray, np.floating)) else value
+                  for value in new_state]
+        return convert(new_x), type(new_state)(*values)
 
     def lr_at(self, updates_done: int) -> float:
         """The learning rate of the update that follows ``updates_done`` earlier updates."""
@@ -160,10 +210,7 @@ class Optimizer:
     def _zeros(self, x: Params) -> Params:
         """Zeros shaped like ``x``: a float for a scalar, an array of x's dtype otherwise."""
         array = as_float_array("x", x)
-        return _output(np.zeros_like(array), array.ndim == 0)
-
-    def _update(self, x, g, state, lr):  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+        return 0.0 if array.ndim == 0 else np.zeros_like(array)
 
     def __str__(self) -> str:
         """A short label for legends: only the hyperparameters that differ from the defaults."""
@@ -176,45 +223,6 @@ class Optimizer:
                 )
                 parts.append(f"{field.name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"
-
-
-def _fresh(x: np.ndarray, n: int) -> list[np.ndarray]:
-    """``n`` new arrays shaped like ``x`` (contents undefined), for one step to compute into."""
-    return [np.empty_like(x) for _ in range(n)]
-
-
-_SCRATCH = threading.local()
-_SCRATCH_MIN_BYTES = 1 << 20
-
-
-def _scratch(x: np.ndarray, n: int = 1) -> list[np.ndarray]:
-    """``n`` arrays shaped like ``x`` for a step's intermediate terms; never returned to callers.
-
-    From 1 MiB up they are views into one buffer that each thread keeps from step to step (and
-    enlarges when needed), because a fresh array that large is faulted in page by page at every
-    step. Each thread has its own buffer, and a step calls this once, so no two computations ever
-    share it.
-    """
-    if x.nbytes < _SCRATCH_MIN_BYTES:
-        return _fresh(x, n)
-    buffer = getattr(_SCRATCH, "buffer", None)
-    if buffer is None or buffer.nbytes < n * x.nbytes:
-        buffer = _SCRATCH.buffer = np.empty(n * x.nbytes, dtype=np.uint8)
-    size = x.nbytes
-    return [buffer[i * size:(i + 1) * size].view(x.dtype).reshape(x.shape) for i in range(n)]
-
-
-def _coupled_weight_decay(g: np.ndarray, x: np.ndarray, weight_decay: float,
-                          out: np.ndarray) -> np.ndarray:
-    """L2 regularisation folded into the gradient, as torch.optim does: g <- g + wd * theta.
-
-    The decayed gradient is computed into ``out``, the array of the new θ, which every step writes
-    only after its last use of g. Without decay ``g`` itself is returned.
-    """
-    if weight_decay == 0:
-        return g
-    # g + λθ
-    return np.add(g, np.multiply(weight_decay, x, out=out), out=out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,20 +277,15 @@ class GD(Optimizer):
     name: ClassVar[str] = "gd"
     state_type: ClassVar[type] = GDState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        _check_weight_decay(self.weight_decay)
-
     def init(self, x: Params) -> GDState:
         as_float_array("x", x)
         return GDState(t=0)
 
     def _update(self, x, g, state, lr):
-        new_x = np.empty_like(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        # θ ← θ − η g
-        np.subtract(x, np.multiply(lr, g, out=new_x), out=new_x)
-        return new_x, GDState(t=state.t + 1)
+        if self.weight_decay:
+            g = g + self.weight_decay * x      # coupled L2: g + λθ
+        x = x - lr * g                         # θ ← θ − η g
+        return x, GDState(state.t + 1)
 
 
 class MomentumState(NamedTuple):
@@ -290,25 +293,6 @@ class MomentumState(NamedTuple):
 
     t: int
     b: Params
-
-
-def _momentum_buffer(b, g, t: int, momentum: float, dampening: float, out, tmp=None):
-    """PyTorch's momentum buffer: b = g at the first step, then b <- mu*b + (1 - dampening)*g.
-
-    Computed into ``out``. With dampening, the term (1 - dampening)*g is computed into ``tmp``,
-    which may be the array holding g.
-    """
-    if t == 0:
-        np.copyto(out, g)
-    elif dampening == 0:
-        # b ← μ b + g          ((1 − 0) g is g exactly)
-        np.multiply(momentum, b, out=out)
-        out += g
-    else:
-        # b ← μ b + (1 − τ) g
-        np.multiply(momentum, b, out=out)
-        out += np.multiply(1.0 - dampening, g, out=tmp)
-    return out
 
 
 @dataclass(frozen=True)
@@ -365,22 +349,19 @@ class Momentum(Optimizer):
     name: ClassVar[str] = "momentum"
     state_type: ClassVar[type] = MomentumState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        check_probability("momentum", self.momentum)
-        check_probability("dampening", self.dampening, allow_one=True)
-        _check_weight_decay(self.weight_decay)
-
     def init(self, x: Params) -> MomentumState:
         return MomentumState(t=0, b=self._zeros(x))
 
     def _update(self, x, g, state, lr):
-        new_x, b = _fresh(x, 2)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        _momentum_buffer(state.b, g, state.t, self.momentum, self.dampening, out=b, tmp=new_x)
-        # θ ← θ − η b
-        np.subtract(x, np.multiply(lr, b, out=new_x), out=new_x)
-        return new_x, MomentumState(t=state.t + 1, b=b)
+        mu, tau = self.momentum, self.dampening
+        if self.weight_decay:
+            g = g + self.weight_decay * x      # coupled L2: g + λθ
+        if state.t == 0:
+            b = g.copy()                       # b₁ = g₁
+        else:
+            b = mu * state.b + (1 - tau) * g   # b ← μ b + (1 − τ) g
+        x = x - lr * b                         # θ ← θ − η b
+        return x, MomentumState(state.t + 1, b)
 
 
 @dataclass(frozen=True)
@@ -420,22 +401,19 @@ class Nesterov(Optimizer):
     name: ClassVar[str] = "nesterov"
     state_type: ClassVar[type] = MomentumState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        check_probability("momentum", self.momentum)
-        _check_weight_decay(self.weight_decay)
-
     def init(self, x: Params) -> MomentumState:
         return MomentumState(t=0, b=self._zeros(x))
 
     def _update(self, x, g, state, lr):
-        (new_x, b), (tmp,) = _fresh(x, 2), _scratch(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        _momentum_buffer(state.b, g, state.t, self.momentum, 0.0, out=b)
-        # θ ← θ − η (g + μ b)
-        step = np.add(g, np.multiply(self.momentum, b, out=tmp), out=tmp)
-        np.subtract(x, np.multiply(lr, step, out=tmp), out=new_x)
-        return new_x, MomentumState(t=state.t + 1, b=b)
+        mu = self.momentum
+        if self.weight_decay:
+            g = g + self.weight_decay * x      # coupled L2: g + λθ
+        if state.t == 0:
+            b = g.copy()                       # b₁ = g₁
+        else:
+            b = mu * state.b + g               # b ← μ b + g
+        x = x - lr * (g + mu * b)              # θ ← θ − η (g + μ b)
+        return x, MomentumState(state.t + 1, b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,28 +469,17 @@ class AdaGrad(Optimizer):
     name: ClassVar[str] = "adagrad"
     state_type: ClassVar[type] = AdaGradState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        check_number("lr_decay", self.lr_decay, minimum=0.0)
-        _check_weight_decay(self.weight_decay)
-        check_number("initial_accumulator_value", self.initial_accumulator_value, minimum=0.0)
-        _check_eps(self.eps)
-
     def init(self, x: Params) -> AdaGradState:
         return AdaGradState(t=0, s=self._zeros(x) + self.initial_accumulator_value)
 
     def _update(self, x, g, state, lr):
         t = state.t + 1
-        (new_x, s), (tmp,) = _fresh(x, 2), _scratch(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        decayed_lr = lr / (1.0 + (t - 1) * self.lr_decay)
-        # s ← s + g²
-        np.add(state.s, np.multiply(g, g, out=s), out=s)
-        # θ ← θ − η_t g / (√s + ε)
-        denom = np.add(np.sqrt(s, out=tmp), self.eps, out=tmp)
-        step = np.divide(np.multiply(decayed_lr, g, out=new_x), denom, out=new_x)
-        np.subtract(x, step, out=new_x)
-        return new_x, AdaGradState(t=t, s=s)
+        if self.weight_decay:
+            g = g + self.weight_decay * x              # coupled L2: g + λθ
+        s = state.s + g * g                            # s ← s + g²
+        lr_t = lr / (1 + (t - 1) * self.lr_decay)      # η_t = η / (1 + (t − 1) δ)
+        x = x - lr_t * g / (np.sqrt(s) + self.eps)     # θ ← θ − η_t g / (√s + ε)
+        return x, AdaGradState(t, s)
 
 
 class RMSPropState(NamedTuple):
@@ -569,47 +536,27 @@ class RMSProp(Optimizer):
     name: ClassVar[str] = "rmsprop"
     state_type: ClassVar[type] = RMSPropState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        check_probability("alpha", self.alpha)
-        _check_eps(self.eps)
-        _check_weight_decay(self.weight_decay)
-        check_probability("momentum", self.momentum)
-        if not isinstance(self.centered, bool):
-            raise TypeError(f"centered must be True or False, got {self.centered!r}")
-
     def init(self, x: Params) -> RMSPropState:
         zeros = self._zeros(x)
         return RMSPropState(t=0, v=zeros, g_avg=zeros, b=zeros)
 
     def _update(self, x, g, state, lr):
-        alpha = self.alpha
-        (new_x, v), (tmp,) = _fresh(x, 2), _scratch(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        # v ← α v + (1 − α) g²
-        np.multiply(alpha, state.v, out=v)
-        v += np.multiply(np.multiply(1.0 - alpha, g, out=tmp), g, out=tmp)
-        g_avg = state.g_avg
+        alpha, mu, eps = self.alpha, self.momentum, self.eps
+        v, g_avg, b = state.v, state.g_avg, state.b
+        if self.weight_decay:
+            g = g + self.weight_decay * x                  # coupled L2: g + λθ
+        v = alpha * v + (1 - alpha) * g * g                # v ← α v + (1 − α) g²
         if self.centered:
-            # ḡ ← α ḡ + (1 − α) g,  rms = √(v − ḡ²)
-            g_avg = np.multiply(alpha, state.g_avg, out=np.empty_like(x))
-            g_avg += np.multiply(1.0 - alpha, g, out=tmp)
-            rms = np.sqrt(np.subtract(v, np.multiply(g_avg, g_avg, out=tmp), out=tmp), out=tmp)
+            g_avg = alpha * g_avg + (1 - alpha) * g        # ḡ ← α ḡ + (1 − α) g
+            scaled_g = g / (np.sqrt(v - g_avg * g_avg) + eps)   # g / (√(v − ḡ²) + ε)
         else:
-            # rms = √v
-            rms = np.sqrt(v, out=tmp)
-        # g / (rms + ε)
-        scaled_g = np.divide(g, np.add(rms, self.eps, out=tmp), out=tmp)
-        b = state.b
-        if self.momentum > 0:
-            # b ← μ b + g / (rms + ε),  θ ← θ − η b
-            b = np.multiply(self.momentum, state.b, out=np.empty_like(x))
-            b += scaled_g
-            np.subtract(x, np.multiply(lr, b, out=new_x), out=new_x)
+            scaled_g = g / (np.sqrt(v) + eps)              # g / (√v + ε)
+        if mu > 0:
+            b = mu * b + scaled_g                          # b ← μ b + g / (√v + ε)
+            x = x - lr * b                                 # θ ← θ − η b
         else:
-            # θ ← θ − η g / (rms + ε)
-            np.subtract(x, np.multiply(lr, scaled_g, out=new_x), out=new_x)
-        return new_x, RMSPropState(t=state.t + 1, v=v, g_avg=g_avg, b=b)
+            x = x - lr * scaled_g                          # θ ← θ − η g / (√v + ε)
+        return x, RMSPropState(state.t + 1, v, g_avg, b)
 
 
 class AdadeltaState(NamedTuple):
@@ -659,33 +606,20 @@ class Adadelta(Optimizer):
     name: ClassVar[str] = "adadelta"
     state_type: ClassVar[type] = AdadeltaState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        check_probability("rho", self.rho)
-        _check_eps(self.eps)
-        _check_weight_decay(self.weight_decay)
-
     def init(self, x: Params) -> AdadeltaState:
         zeros = self._zeros(x)
         return AdadeltaState(t=0, v=zeros, u=zeros)
 
     def _update(self, x, g, state, lr):
         rho, eps = self.rho, self.eps
-        (new_x, v, u), (tmp,) = _fresh(x, 3), _scratch(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        # v ← ρ v + (1 − ρ) g²
-        np.multiply(rho, state.v, out=v)
-        v += np.multiply(np.multiply(1.0 - rho, g, out=tmp), g, out=tmp)
-        # Δ = √(u + ε) / √(v + ε) · g       (√(v + ε) is parked in the array of the new u)
-        delta = np.sqrt(np.add(state.u, eps, out=tmp), out=tmp)
-        delta /= np.sqrt(np.add(v, eps, out=u), out=u)
-        delta *= g
-        # θ ← θ − η Δ
-        np.subtract(x, np.multiply(lr, delta, out=new_x), out=new_x)
-        # u ← ρ u + (1 − ρ) Δ²              (the Δ² term first, while tmp still holds Δ)
-        np.multiply(np.multiply(1.0 - rho, delta, out=u), delta, out=u)
-        u += np.multiply(rho, state.u, out=tmp)
-        return new_x, AdadeltaState(t=state.t + 1, v=v, u=u)
+        v, u = state.v, state.u
+        if self.weight_decay:
+            g = g + self.weight_decay * x                        # coupled L2: g + λθ
+        v = rho * v + (1 - rho) * g * g                          # v ← ρ v + (1 − ρ) g²
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g          # Δ = √(u + ε) / √(v + ε) · g
+        x = x - lr * delta                                       # θ ← θ − η Δ
+        u = rho * u + (1 - rho) * delta * delta                  # u ← ρ u + (1 − ρ) Δ²
+        return x, AdadeltaState(state.t + 1, v, u)
 
 
 # --------------------------------------------------------------------------------------------
@@ -701,36 +635,6 @@ class AdamState(NamedTuple):
     m: Params
     v: Params
     v_max: Params
-
-
-def _adam_step(x, g, state: AdamState, lr: float, betas, eps: float, amsgrad: bool,
-               new_x: np.ndarray, shrink: float = 1.0):
-    """One Adam update from the (already decayed) gradient: shared by Adam and AdamW.
-
-    The new θ is computed into ``new_x`` (which may hold g). AdamW passes ``shrink`` = 1 − ηλ:
-    θ is multiplied by it before the step is subtracted.
-    """
-    beta1, beta2 = betas
-    t = state.t + 1
-    (m, v), (tmp,) = _fresh(x, 2), _scratch(x)
-    # m ← β1 m + (1 − β1) g
-    np.multiply(beta1, state.m, out=m)
-    m += np.multiply(1.0 - beta1, g, out=tmp)
-    # v ← β2 v + (1 − β2) g²
-    np.multiply(beta2, state.v, out=v)
-    v += np.multiply(np.multiply(1.0 - beta2, g, out=tmp), g, out=tmp)
-    # m̂ = m / (1 − β1^t)
-    m_hat = np.divide(m, 1.0 - beta1**t, out=new_x)
-    # AMSGrad: v_max ← max(v_max, v), and v̂ = v_max / (1 − β2^t)
-    v_max = np.maximum(state.v_max, v, out=np.empty_like(x)) if amsgrad else state.v_max
-    # v̂ = v / (1 − β2^t)
-    v_hat = np.divide(v_max if amsgrad else v, 1.0 - beta2**t, out=tmp)
-    # θ ← θ − η m̂ / (√v̂ + ε)        (AdamW: θ ← θ (1 − ηλ) − η m̂ / (√v̂ + ε))
-    denom = np.add(np.sqrt(v_hat, out=tmp), eps, out=tmp)
-    step = np.divide(np.multiply(lr, m_hat, out=new_x), denom, out=new_x)
-    theta = x if shrink == 1.0 else np.multiply(x, shrink, out=tmp)
-    np.subtract(theta, step, out=new_x)
-    return new_x, AdamState(t=t, m=m, v=v, v_max=v_max)
 
 
 @dataclass(frozen=True)
@@ -777,24 +681,32 @@ class Adam(Optimizer):
 
     name: ClassVar[str] = "adam"
     state_type: ClassVar[type] = AdamState
-
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        _check_betas(self.betas)
-        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
-        _check_eps(self.eps)
-        _check_weight_decay(self.weight_decay)
-        if not isinstance(self.amsgrad, bool):
-            raise TypeError(f"amsgrad must be True or False, got {self.amsgrad!r}")
+    decoupled: ClassVar[bool] = False  # AdamW: weight decay shrinks θ instead of entering g
 
     def init(self, x: Params) -> AdamState:
         zeros = self._zeros(x)
         return AdamState(t=0, m=zeros, v=zeros, v_max=zeros)
 
     def _update(self, x, g, state, lr):
-        new_x = np.empty_like(x)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        return _adam_step(x, g, state, lr, self.betas, self.eps, self.amsgrad, new_x=new_x)
+        beta1, beta2 = self.betas
+        t = state.t + 1
+        m, v, v_max = state.m, state.v, state.v_max
+        if self.weight_decay and not self.decoupled:
+            g = g + self.weight_decay * x             # coupled L2: g + λθ
+        m = beta1 * m + (1 - beta1) * g               # m ← β1 m + (1 − β1) g
+        v = beta2 * v + (1 - beta2) * g * g           # v ← β2 v + (1 − β2) g²
+        m_hat = m / (1 - beta1**t)                    # m̂ = m / (1 − β1ᵗ)
+        if self.amsgrad:
+            v_max = np.maximum(v_max, v)              # AMSGrad: v_max ← max(v_max, v)
+            v_hat = v_max / (1 - beta2**t)            #          v̂ = v_max / (1 − β2ᵗ)
+        else:
+            v_hat = v / (1 - beta2**t)                # v̂ = v / (1 − β2ᵗ)
+        x = x - lr * m_hat / (np.sqrt(v_hat) + self.eps)   # θ ← θ − η m̂ / (√v̂ + ε)
+        return x, AdamState(t, m, v, v_max)
+
+
+# Chapter 8 prints the Adam update by this name (it was once a function shared with AdamW).
+_adam_step = Adam._update
 
 
 @dataclass(frozen=True)
@@ -827,11 +739,11 @@ class AdamW(Adam):
     weight_decay: float = 1e-2
 
     name: ClassVar[str] = "adamw"
+    decoupled: ClassVar[bool] = True
 
     def _update(self, x, g, state, lr):
-        # θ ← θ (1 − ηλ), then Adam's step with the plain gradient
-        return _adam_step(x, g, state, lr, self.betas, self.eps, self.amsgrad,
-                          new_x=np.empty_like(x), shrink=1.0 - lr * self.weight_decay)
+        x = x * (1 - lr * self.weight_decay)          # θ ← θ (1 − ηλ)
+        return super()._update(x, g, state, lr)       # then Adam, with the plain gradient
 
 
 class NAdamState(NamedTuple):
@@ -886,14 +798,6 @@ class NAdam(Optimizer):
     name: ClassVar[str] = "nadam"
     state_type: ClassVar[type] = NAdamState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        _check_betas(self.betas)
-        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
-        _check_eps(self.eps)
-        _check_weight_decay(self.weight_decay)
-        check_number("momentum_decay", self.momentum_decay, minimum=0.0)
-
     def init(self, x: Params) -> NAdamState:
         zeros = self._zeros(x)
         return NAdamState(t=0, m=zeros, v=zeros, mu_product=1.0)
@@ -905,27 +809,18 @@ class NAdam(Optimizer):
     def _update(self, x, g, state, lr):
         beta1, beta2 = self.betas
         t = state.t + 1
-        (new_x, m, v), (tmp, tmp2) = _fresh(x, 3), _scratch(x, 2)
-        g = _coupled_weight_decay(g, x, self.weight_decay, out=new_x)
-        mu, mu_next = self.mu(t), self.mu(t + 1)
-        mu_product = state.mu_product * mu
-        # m ← β1 m + (1 − β1) g
-        np.multiply(beta1, state.m, out=m)
-        m += np.multiply(1.0 - beta1, g, out=tmp)
-        # v ← β2 v + (1 − β2) g²
-        np.multiply(beta2, state.v, out=v)
-        v += np.multiply(np.multiply(1.0 - beta2, g, out=tmp), g, out=tmp)
-        # v̂ = v / (1 − β2^t),  denom = √v̂ + ε
-        v_hat = np.divide(v, 1.0 - beta2**t, out=tmp)
-        denom = np.add(np.sqrt(v_hat, out=tmp), self.eps, out=tmp)
-        # θ ← θ − η (1 − μ_t) / (1 − Π_t) · g / denom − η μ_{t+1} / (1 − Π_{t+1}) · m / denom
-        # with Π_t = μ_1 ⋯ μ_t
-        g_coef = lr * (1.0 - mu) / (1.0 - mu_product)
-        m_coef = lr * mu_next / (1.0 - mu_product * mu_next)
-        g_term = np.divide(np.multiply(g_coef, g, out=new_x), denom, out=new_x)
-        m_term = np.divide(np.multiply(m_coef, m, out=tmp2), denom, out=tmp2)
-        np.subtract(np.subtract(x, g_term, out=new_x), m_term, out=new_x)
-        return new_x, NAdamState(t=t, m=m, v=v, mu_product=mu_product)
+        m, v = state.m, state.v
+        if self.weight_decay:
+            g = g + self.weight_decay * x                 # coupled L2: g + λθ
+        mu, mu_next = self.mu(t), self.mu(t + 1)          # μ_t and μ_{t+1}
+        mu_product = state.mu_product * mu                # Π_t = μ_1 ⋯ μ_t
+        m = beta1 * m + (1 - beta1) * g                   # m ← β1 m + (1 − β1) g
+        v = beta2 * v + (1 - beta2) * g * g               # v ← β2 v + (1 − β2) g²
+        denom = np.sqrt(v / (1 - beta2**t)) + self.eps    # √v̂ + ε, v̂ = v / (1 − β2ᵗ)
+        g_coef = lr * (1 - mu) / (1 - mu_product)                 # η (1 − μ_t) / (1 − Π_t)
+        m_coef = lr * mu_next / (1 - mu_product * mu_next)        # η μ_{t+1} / (1 − Π_{t+1})
+        x = x - g_coef * g / denom - m_coef * m / denom   # θ ← θ − g_coef g/denom − m_coef m/denom
+        return x, NAdamState(t, m, v, mu_product)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

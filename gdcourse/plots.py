@@ -48,7 +48,7 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import FuncAnimation, HTMLWriter
 
 from gdcourse._validate import check_int
 from gdcourse.run import History, Trajectory, minimize
@@ -481,29 +481,66 @@ def _offline_player(html: str) -> str:
     return html
 
 
-# a frame in matplotlib's player: base64 wrapped at 76 characters with JavaScript line
-# continuations (backslash, newline)
-_FRAME = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=\\\n]+)")
-
-
-def _palette_png(match: re.Match) -> str:
-    """Re-encode one PNG frame with an adaptive 256-colour palette.
+def _palette_png(rgba) -> bytes:
+    """Encode an RGBA pixel buffer as a PNG with an adaptive 256-colour palette.
 
     Plots are flat colours and antialiased edges: the palette frame is about 3x smaller than
     matplotlib's RGBA PNG (and smaller than JPEG), with no JPEG ringing around lines and text.
     """
     from PIL import Image
 
-    data = base64.b64decode(match.group(1).replace("\\", "").replace("\n", ""))
-    image = Image.open(io.BytesIO(data)).convert("RGB")
+    image = Image.fromarray(np.asarray(rgba)).convert("RGB")
     frame = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE,
                            dither=Image.Dither.NONE)
     buffer = io.BytesIO()
     frame.save(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+class _PlayerWriter(HTMLWriter):
+    """matplotlib's HTML player, with frames drawn over a cached background.
+
+    matplotlib's writer saves the whole figure for every frame (axes, ticks, contour map,
+    legend, then a PNG). Here the artists an animation moves, those marked with
+    ``set_animated(True)``, are hidden once while the rest is drawn and kept; each frame then
+    restores that background, draws only the moving artists on top, and encodes the pixels as
+    a palette PNG. An animation that marks no artist is drawn in full at every frame.
+    """
+
+    def setup(self, fig, outfile, dpi=None, frame_dir=None):
+        super().setup(fig, outfile, dpi, frame_dir)
+        self._background = None
+        self._moving = [artist for artist in fig.findobj() if artist.get_animated()]
+
+    def grab_frame(self, **_savefig_kwargs):  # the frames are pixels, not saved figures
+        canvas = self.fig.canvas
+        if not self._moving:
+            canvas.draw()
+        else:
+            if self._background is None:
+                shown = [artist.get_visible() for artist in self._moving]
+                for artist in self._moving:
+                    artist.set_visible(False)
+                canvas.draw()
+                self._background = canvas.copy_from_bbox(self.fig.bbox)
+                for artist, visible in zip(self._moving, shown, strict=True):
+                    artist.set_visible(visible)
+            canvas.restore_region(self._background)
+            for artist in self._moving:
+                self.fig.draw_artist(artist)
+        if not self._hit_limit:
+            frame = base64.encodebytes(_palette_png(canvas.buffer_rgba())).decode("ascii")
+            self._total_bytes += len(frame)
+            if self._total_bytes >= self._bytes_limit:
+                raise ValueError("the animation exceeds matplotlib's animation.embed_limit "
+                                 f"({self._bytes_limit / 2**20:g} MB): use fewer frames")
+            self._saved_frames.append(frame)
 
 
 def _to_html(fig, animation):
+    import tempfile
+    from pathlib import Path
+
     from IPython.display import HTML
 
     try:
@@ -511,11 +548,18 @@ def _to_html(fig, animation):
         # the constrained layout for every frame costs a third of the rendering time
         fig.canvas.draw()
         fig.set_layout_engine("none")
-        with mpl.rc_context({"animation.frame_format": "png"}):
-            html = animation.to_jshtml(default_mode="once")
+        writer = _PlayerWriter(fps=1000 / animation._interval, embed_frames=True,
+                               default_mode="once")
+        # Animation.save asks for a full redraw after every frame (draw_idle, which draws at
+        # once on a canvas without a window); the writer draws what each frame needs itself.
+        fig.canvas.draw_idle = lambda *_args, **_kwargs: None
+        with tempfile.TemporaryDirectory() as folder, \
+                mpl.rc_context({"animation.frame_format": "png"}):
+            path = Path(folder) / "player.html"
+            animation.save(str(path), writer=writer, dpi=fig.dpi)
+            html = path.read_text()
     finally:
         plt.close(fig)
-    html = _FRAME.sub(_palette_png, html)
     html = _offline_player(html)
     description = alt_text(fig)
     # the player's frame <img> gets the figure's alt text, for screen readers
@@ -578,6 +622,8 @@ def _descent_frames(loss, trajectory, *, max_frames: int, window):
     trail, = ax.plot([], [], color=spec["color"], marker="o", markersize=4, linestyle=":")
     ball, = ax.plot([], [], marker="o", markersize=12, color=spec["color"], linestyle="none")
     caption = ax.text(0.02, 0.95, "", transform=ax.transAxes, va="top")
+    for artist in (trail, ball, caption):
+        artist.set_animated(True)  # drawn over a cached background (see _PlayerWriter)
 
     def draw(t):
         trail.set_data(points[: t + 1], losses[: t + 1])
@@ -640,6 +686,8 @@ def _race_frames(loss, trajectories, *, max_frames: int, window, resolution: int
                if label in _MARKER_LABELS]
     ax.legend(*zip(*(handles + markers), strict=True), loc="best", fontsize=8, framealpha=0.9)
     caption = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=9)
+    for artist in (*lines, *heads, caption):  # after the legend, whose handles copy the flag
+        artist.set_animated(True)  # drawn over a cached background (see _PlayerWriter)
 
     def draw(t):
         for run, line, head in zip(runs, lines, heads, strict=True):

@@ -70,7 +70,7 @@ def release(names: list[str] | None = None, output: Path = EXERCISES) -> list[Pa
     written = []
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        env = {**os.environ, "PATH": path, "GDCOURSE_GRADING_DIR": os.path.join(scratch, "grading")}
+        env = {**os.environ, "PATH": path, "GDCOURSE_GRADING_DIR": str(Path(scratch) / "grading")}
         _generate(names, Path(scratch) / "release", env)
         for name in names:
             target = output / name

@@ -183,7 +183,8 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
             "PORT", str(listener.getsockname()[1]))
         try:
             run = subprocess.run([sys.executable, "-c", _RUN_PROBE, code, folder],
-                                 env=environment, capture_output=True, text=True, timeout=180)
+                                 env=environment, capture_output=True, text=True, timeout=180,
+                                 check=False)
         except subprocess.TimeoutExpired:
             raise SandboxError("the sandboxed kernel did not answer within 180 s") from None
         written = Path(folder, "written-by-the-sandbox-check").exists()
@@ -290,7 +291,7 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     command += ["--die-with-parent", *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--tmpfs", "/tmp"]
     folders = _python_folders()
-    mount_points = folders + [sockets, workdir]
+    mount_points = [*folders, sockets, workdir]
     # Mount points deep inside /tmp (the sandbox's own, writable /tmp) get their folders above
     # them on a tmpfs of their own, made read-only below like the sandbox's root.
     sealed = sorted({Path("/tmp", point.relative_to("/tmp").parts[0]) for point in mount_points

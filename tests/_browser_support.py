@@ -159,7 +159,7 @@ def version_satisfies(installed: str, wanted: str) -> bool:
         if not floor or have < floor + (0,) * (3 - len(floor)):
             return False
         if wanted[0] == "~":
-            return have[:2] == (floor + (0,))[:2]
+            return have[:2] == (*floor, 0)[:2]
         significant = next((i for i, part in enumerate(floor) if part != 0), len(floor) - 1)
         return have[: significant + 1] == floor[: significant + 1]
     want = _numbers(wanted)

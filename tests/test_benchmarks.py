@@ -6,10 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
-from benchmarks import grading
+from benchmarks import _per_call, chapters, grading
 from benchmarks.__main__ import GROUPS, print_table
 
 
@@ -57,3 +58,60 @@ def test_command_line_knows_every_group_and_refuses_others():
     assert GROUPS == ["optimizers", "training", "widgets", "chapters", "book", "grading"]
     for group in GROUPS:
         assert (ROOT / "benchmarks" / f"{group}.py").exists()
+
+
+# ------------------------------------------------------------- optimizers on the book's sizes
+
+
+@pytest.mark.parametrize("name", sorted(_per_call.CASES))
+def test_plain_lines_are_the_same_equations_as_the_optimizer(name):
+    # the ratio to "plain NumPy lines" only measures overhead if both compute the same thing
+    optimizer, plain, *_ = _per_call.CASES[name]
+    rng = np.random.default_rng(3)
+    x, grads = rng.normal(size=5), rng.normal(size=(30, 5))
+    assert _per_call.ours(optimizer, x, grads).tobytes() == plain(x, grads).tobytes()
+    assert not np.array_equal(plain(x, grads), x)  # and it moved
+
+
+def test_per_call_verdict_needs_both_targets():
+    assert _per_call.verdict(1.5, None)
+    assert not _per_call.verdict(1.51, None)
+    assert _per_call.verdict(1.2, 3.0)
+    assert not _per_call.verdict(1.2, 2.9)
+    assert not _per_call.verdict(1.6, 10.0)
+
+
+@pytest.mark.slow  # times every optimizer, and torch when installed
+def test_per_call_rows_report_ratios_and_their_verdicts(monkeypatch):
+    monkeypatch.setattr(_per_call, "SIZES", (2, 100))
+    monkeypatch.setattr(_per_call, "STEPS", 20)
+    rows = _per_call.run(repeats=3)
+    assert [r["benchmark"] for r in rows] == [
+        f"{name} step, {size} float64" for size in (2, 100) for name in _per_call.CASES]
+    for r in rows:
+        assert r["value"] > 0 and r["plain_us"] > 0
+        assert r["ratio_vs_plain"] == pytest.approx(r["value"] / r["plain_us"])
+        if r["torch_us"] is not None:
+            assert r["benchmark"].endswith(", 2 float64")
+            assert r["torch_over_ours"] == pytest.approx(r["torch_us"] / r["value"])
+        assert r["ok"] == _per_call.verdict(r["ratio_vs_plain"], r["torch_over_ours"])
+
+
+# ------------------------------------------------------------------------------- chapters
+
+
+def test_chapter_rows_judge_time_and_memory():
+    fast, heavy = chapters.chapter_rows("01_x", 14.9, 9.0, 499.0)
+    assert fast["benchmark"] == "01_x execute" and fast["unit"] == "s"
+    assert fast["ok"] and heavy["ok"]
+    assert fast["kernel_cpu_s"] == 9.0
+    slow, fat = chapters.chapter_rows("09_y", 15.0, 12.0, 500.0)
+    assert not slow["ok"] and not fat["ok"]
+
+
+@pytest.mark.slow
+def test_a_chapter_runs_in_a_fresh_kernel_and_is_measured():
+    path = chapters.BOOK / "03_learning_rate.ipynb"
+    seconds, cpu_seconds, megabytes = chapters._run(path)
+    assert 0 < cpu_seconds < seconds  # the kernel's own work, inside the wall time
+    assert 50 < megabytes < 2000

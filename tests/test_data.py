@@ -49,7 +49,7 @@ def test_two_class_data_is_seeded_bit_for_bit():
 def test_minibatches_checks_arguments_at_the_call():
     with pytest.raises(ValueError, match="batch_size must be <= 10"):
         minibatches(10, 11, np.random.default_rng())  # no list(): raised before iteration
-    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
         minibatches(10, 2, np.random.RandomState(0))
 
 

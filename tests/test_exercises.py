@@ -55,7 +55,7 @@ def run_in_process(notebook, replacements: dict[str, str]) -> dict[str, str | No
         source = replacements.get(cell.id, cell.source)
         try:
             exec(compile(source, cell.id, "exec"), namespace)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever a test cell raises is its outcome
             if meta.get("grade"):
                 outcomes[cell.id] = f"{type(error).__name__}: {error}"
             continue
@@ -127,7 +127,7 @@ WRONG = [(name, cell_id, kind) for name, questions in ANSWERS.items()
 
 def test_every_assignment_has_wrong_answers_on_file():
     assert set(ANSWERS) == set(ASSIGNMENTS)
-    assert PASSES_VISIBLE <= set(WRONG)
+    assert set(WRONG) >= PASSES_VISIBLE
     for name in ASSIGNMENTS:  # every question meets an answer only the hidden tests catch
         for cell_id in ANSWERS[name]:
             assert any((name, cell_id, kind) in PASSES_VISIBLE for kind in ANSWERS[name][cell_id])
@@ -135,6 +135,7 @@ def test_every_assignment_has_wrong_answers_on_file():
             [c for c in source_notebook(name).cells if c.metadata.get("nbgrader", {}).get("grade")])
 
 
+@pytest.mark.slow  # ~140 notebook runs in process: 30-90 s in all
 @pytest.mark.parametrize(("name", "cell_id", "kind"), WRONG, ids=lambda v: str(v).replace(" ", "-"))
 def test_hidden_tests_reject_wrong_answers(name, cell_id, kind):
     notebook = source_notebook(name)

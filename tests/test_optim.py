@@ -14,8 +14,8 @@ from gdcourse import optim, schedules
 from gdcourse.optim import (
     GD,
     OPTIMIZERS,
-    AdaGrad,
     Adadelta,
+    AdaGrad,
     Adam,
     AdamW,
     Momentum,
@@ -155,7 +155,7 @@ def test_amsgrad_uses_running_max_of_v():
     x, state = opt.step(0.0, 4.0, opt.init(0.0))
     x, state = opt.step(x, 0.0, state)  # v falls, v_max stays
     assert state.v == pytest.approx(4.0) and state.v_max == pytest.approx(8.0)
-    x_plain, state_plain = Adam(lr=0.1, betas=(0.0, 0.5)).step(0.0, 4.0, Adam().init(0.0))
+    _, state_plain = Adam(lr=0.1, betas=(0.0, 0.5)).step(0.0, 4.0, Adam().init(0.0))
     assert state_plain.v_max == 0.0
 
 
@@ -378,4 +378,4 @@ def test_unknown_optimizer_name():
 
 
 def test_module_exports_every_public_name():
-    assert {name for name in optim.__all__} >= {cls.__name__ for cls in OPTIMIZERS.values()}
+    assert set(optim.__all__) >= {cls.__name__ for cls in OPTIMIZERS.values()}

@@ -66,12 +66,14 @@ def live_torch():
     return torch_reference.run_all()
 
 
+@pytest.mark.slow  # imports torch and runs every case in it
 @pytest.mark.parametrize("name", sorted(OPTIMIZER_CASES))
 def test_optimizer_matches_live_torch(live_torch, name):
     actual = our_trajectory(OPTIMIZER_CASES[name]["ours"])
     np.testing.assert_allclose(actual, live_torch["optimizers"][name], rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.slow  # imports torch and runs every case in it
 @pytest.mark.parametrize("name", sorted(SCHEDULE_CASES))
 def test_schedule_matches_live_torch(live_torch, name):
     schedule = our_schedule(SCHEDULE_CASES[name])

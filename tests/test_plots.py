@@ -312,3 +312,50 @@ def test_race_of_several_starts_on_himmelblau():
     runs = [minimize(loss, start, GD(lr=0.01), 40) for start in ([1.0, 1.0], [-1.0, -1.0])]
     player = animate_race(loss, runs, max_frames=5)
     assert len(frames_of(player)) == 5
+
+
+def test_animation_frames_show_what_a_full_draw_of_each_frame_shows():
+    # the player draws the moving artists over a background drawn once: every frame must look
+    # like the whole figure drawn at that step (up to the moving artists now being drawn over
+    # the legend, and the palette's rounding of colours)
+    loss = Rosenbrock()
+    runs = [minimize(loss, loss.default_start, opt, 120) for opt in (GD(lr=1e-3), Adam(lr=0.05))]
+    frames = [Image.open(io.BytesIO(frame)).convert("RGB")
+              for frame in frames_of(animate_race(loss, runs, max_frames=4, resolution=60))]
+    fig, draw, steps = plots._race_frames(loss, runs, max_frames=4, window=None, resolution=60)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    for artist in fig.findobj(lambda a: a.get_animated()):
+        artist.set_animated(False)
+    assert len(frames) == len(steps) == 4
+    for frame, step in zip(frames, steps, strict=True):
+        draw(step)
+        fig.canvas.draw()
+        full = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+        fast = np.asarray(frame).astype(int)
+        assert fast.shape == full.shape
+        differing = (np.abs(fast - full).max(axis=2) > 40).mean()
+        assert differing < 0.005, f"step {step}: {differing:.2%} of the pixels differ"
+    plt.close(fig)
+    # and the frames differ from each other: the runs move
+    assert np.asarray(frames[0]).tobytes() != np.asarray(frames[-1]).tobytes()
+
+
+def test_player_of_a_hand_made_animation_has_every_frame():
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots()
+    line, = ax.plot([], [])
+    ax.set(xlim=(0, 5), ylim=(0, 25))
+
+    def draw(k):
+        line.set_data(range(k + 1), [i * i for i in range(k + 1)])
+        return (line,)
+
+    html = plots.player(fig, FuncAnimation(fig, draw, frames=range(5), interval=100),
+                        alt="a parabola drawn point by point")
+    frames = frames_of(html)
+    assert len(frames) == 5
+    assert len(set(frames)) == 5  # every frame drawn anew, none repeated
+    assert 'alt="a parabola drawn point by point"' in html.data
+    assert plt.get_fignums() == []

@@ -75,7 +75,7 @@ def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
 
 
 def test_command_line_refuses_a_network_transport(tmp_path):
-    with pytest.raises(SandboxError, match="transport 'tcp'.*KernelManager.transport = 'ipc'"):
+    with pytest.raises(SandboxError, match=r"transport 'tcp'.*KernelManager\.transport = 'ipc'"):
         sandbox.bwrap_command(_connection(tmp_path, "tcp"), tmp_path, Limits(), 7)
 
 
@@ -86,6 +86,7 @@ def sandbox_environment(tmp_path_factory):
     return {**os.environ, "JUPYTER_PATH": str(folder)}
 
 
+@pytest.mark.slow  # starts sandboxed kernels
 def test_a_sandboxed_kernel_runs_and_holds(sandbox_environment, tmp_path):
     secret = tmp_path / "gradebook.db"
     secret.write_text("hidden tests")
@@ -95,6 +96,7 @@ def test_a_sandboxed_kernel_runs_and_holds(sandbox_environment, tmp_path):
     assert found["user"] != 0
 
 
+@pytest.mark.slow  # starts sandboxed kernels
 def test_the_check_fails_when_the_sandbox_does_not_hold(sandbox_environment):
     # the Python environment is meant to be visible: a check asking for it hidden must fail
     with pytest.raises(SandboxError, match=f"{sys.prefix}.* is visible inside"):
@@ -119,6 +121,7 @@ print(json.dumps(sandbox.verify(environment, Limits(), [secret, Path(sys.argv[4]
 """
 
 
+@pytest.mark.slow  # starts sandboxed kernels
 @pytest.mark.skipif(os.geteuid() != 0, reason="as any other user the whole suite runs this way")
 def test_a_grader_who_is_not_root_gets_the_same_sandbox(tmp_path):
     """Instructors rarely grade as root; then bubblewrap runs in a user namespace instead. Here

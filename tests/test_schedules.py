@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -34,7 +35,7 @@ def test_closed_forms():
 def test_cosine_is_monotone_on_its_first_half_period():
     cosine = CosineAnnealing(0.1, t_max=50)
     values = [cosine(k) for k in range(51)]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(values))
 
 
 def test_sequential_switches_and_restarts_count():

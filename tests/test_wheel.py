@@ -67,7 +67,7 @@ def project() -> dict:
 def test_sdist_holds_the_package(dist):
     with tarfile.open(dist["sdist"]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    missing = [name for name in PACKAGE_FILES + ["README.md", "pyproject.toml"]
+    missing = [name for name in [*PACKAGE_FILES, "README.md", "pyproject.toml"]
                if name not in names]
     assert missing == []
     assert not [name for name in names if name.startswith(("tests/", "book/", "solutions/"))]

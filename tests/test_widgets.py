@@ -266,6 +266,7 @@ def decode_img(html: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
+@pytest.mark.slow  # renders every small multiple of each explorer
 @pytest.mark.parametrize("make", EXPLORERS)
 def test_static_fallback_renders_small_multiples_with_alt_text(make):
     explorer = make()
@@ -367,6 +368,7 @@ DRAGS = [(lr_explorer, "lr", [0.100, 0.101, 0.102, 0.5]),
          (momentum_explorer, "momentum", [0.900, 0.901, 0.902, 0.2])]
 
 
+@pytest.mark.slow  # a drag and a full draw of every explorer
 @pytest.mark.parametrize(("make", "control", "values"), DRAGS,
                          ids=[make.__name__ for make, *_ in DRAGS])
 def test_a_drag_redraws_only_what_moves_and_looks_like_a_full_draw(make, control, values):
