@@ -37,7 +37,7 @@ those in :mod:`gdcourse.schedules`. This is what PyTorch computes when a schedul
 called once after every ``optimizer.step()``.
 
 The book introduces these classes in chapters 2 (GD), 6 (Momentum, Nesterov), 7 (AdaGrad, RMSProp,
-Adadelta) and 8 (Adam, AdamW, NAdam).
+Adadelta) and 8 (Adam, AdamW, NAdam, AdaMax).
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ __all__ = [
     "OPTIMIZERS",
     "AdaGrad",
     "AdaGradState",
+    "AdaMax",
+    "AdaMaxState",
     "Adadelta",
     "AdadeltaState",
     "Adam",
@@ -823,34 +825,8 @@ class NAdam(Optimizer):
         return x, NAdamState(t, m, v, mu_product)
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls
-    for cls in (GD, Momentum, Nesterov, AdaGrad, RMSProp, Adadelta, Adam, AdamW, NAdam)
-}
-"""Every optimizer by its lower-case name (``"gd"``, ``"momentum"``, ..., ``"nadam"``)."""
-
-
-def get_optimizer(name: str, **hyperparameters: Any) -> Optimizer:
-    """Build an optimizer from its name, e.g. ``get_optimizer("adam", lr=0.1)``.
-
-    >>> get_optimizer("momentum", lr=0.1)
-    Momentum(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0)
-    >>> get_optimizer("sgd")
-    Traceback (most recent call last):
-    ...
-    ValueError: name must be one of gd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw, nadam; got 'sgd'
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__}")
-    key = name.lower()
-    if key not in OPTIMIZERS:
-        raise ValueError(f"name must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
-    return OPTIMIZERS[key](**hyperparameters)
-
-
-
 # --------------------------------------------------------------------------------------------
-# AdaMax (appended: the book's chapter 8 meets it as a relative of Adam)
+# AdaMax: chapter 8 meets it as a relative of Adam
 # --------------------------------------------------------------------------------------------
 
 
@@ -904,13 +880,6 @@ class AdaMax(Optimizer):
     name: ClassVar[str] = "adamax"
     state_type: ClassVar[type] = AdaMaxState
 
-    def __post_init__(self) -> None:
-        _check_lr(self.lr)
-        _check_betas(self.betas)
-        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
-        _check_eps(self.eps)
-        _check_weight_decay(self.weight_decay)
-
     def init(self, x: Params) -> AdaMaxState:
         zeros = self._zeros(x)
         return AdaMaxState(t=0, m=zeros, u=zeros)
@@ -918,12 +887,34 @@ class AdaMax(Optimizer):
     def _update(self, x, g, state, lr):
         beta1, beta2 = self.betas
         t = state.t + 1
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * x
-        m = beta1 * state.m + (1 - beta1) * g
-        u = np.maximum(beta2 * state.u, np.abs(g) + self.eps)
-        theta = x - lr / (1 - beta1**t) * (m / u)
-        return theta, AdaMaxState(t=t, m=m, u=u)
+        if self.weight_decay:
+            g = g + self.weight_decay * x                       # coupled L2: g + λθ
+        m = beta1 * state.m + (1 - beta1) * g                   # m ← β1 m + (1 − β1) g
+        u = np.maximum(beta2 * state.u, np.abs(g) + self.eps)   # u ← max(β2 u, |g| + ε)
+        x = x - lr / (1 - beta1**t) * (m / u)                   # θ ← θ − η/(1 − β1ᵗ) · m/u
+        return x, AdaMaxState(t, m, u)
 
 
-__all__ += ["AdaMax", "AdaMaxState"]
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls
+    for cls in (GD, Momentum, Nesterov, AdaGrad, RMSProp, Adadelta, Adam, AdamW, NAdam, AdaMax)
+}
+"""Every optimizer by its lower-case name (``"gd"``, ``"momentum"``, ..., ``"adamax"``)."""
+
+
+def get_optimizer(name: str, **hyperparameters: Any) -> Optimizer:
+    """Build an optimizer from its name, e.g. ``get_optimizer("adam", lr=0.1)``.
+
+    >>> get_optimizer("momentum", lr=0.1)
+    Momentum(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0)
+    >>> get_optimizer("sgd")
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be one of gd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw, nadam, adamax; got 'sgd'
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"name must be one of {', '.join(OPTIMIZERS)}; got {name!r}")
+    return OPTIMIZERS[key](**hyperparameters)

@@ -303,7 +303,7 @@ def test_same_inputs_same_outputs_bit_for_bit(optimizer):
 
 def test_registry_and_labels():
     assert set(OPTIMIZERS) == {"gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta",
-                               "adam", "adamw", "nadam"}
+                               "adam", "adamw", "nadam", "adamax"}
     assert get_optimizer("Adam", lr=0.1) == Adam(lr=0.1)
     assert str(Adam(lr=0.1)) == "Adam(lr=0.1)"
     assert str(Momentum(lr=0.1, momentum=0.5)) == "Momentum(lr=0.1, momentum=0.5)"
