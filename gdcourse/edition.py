@@ -242,11 +242,13 @@ def _drop_from_toc(entries: list, excluded: set[str]) -> list:
         if isinstance(entry, dict) and entry.get("file") in excluded:
             continue
         if isinstance(entry, dict):
-            entry = {key: _drop_from_toc(value, excluded) if isinstance(value, list) else value
-                     for key, value in entry.items()}
-            if "chapters" in entry and not entry["chapters"]:
+            pruned = {key: _drop_from_toc(value, excluded) if isinstance(value, list) else value
+                      for key, value in entry.items()}
+            if "chapters" in pruned and not pruned["chapters"]:
                 continue
-        kept.append(entry)
+            kept.append(pruned)
+        else:
+            kept.append(entry)
     return kept
 
 

@@ -83,7 +83,7 @@ def grid_values(kind: str, low: float, high: float, count: int,
         grid = np.linspace(low, high, count)
     spacing = (position(high) - position(low)) / (count - 1)
     if kind == "int":
-        special = [int(round(v)) for v in special]
+        special = [round(v) for v in special]
         grid = np.unique(np.round(grid).astype(int))
     kept = [v for v in grid.tolist()
             if all(abs(position(v) - position(s)) >= spacing / 3 for s in special)

@@ -549,7 +549,7 @@ class Explorer:
 
     def _label(self, name: str, value: Any) -> str:
         kind = self.specs[name].kind
-        if kind == "int" or kind == "choice":
+        if kind in {"int", "choice"}:
             return str(value)
         return f"{value:.3g}"
 
@@ -558,9 +558,9 @@ class Explorer:
         from gdcourse.explorer_view import ViewControl
 
         controls = []
-        for name, values in self.view_grid().items():
+        for name, grid in self.view_grid().items():
             spec = self.specs[name]
-            values = tuple(self._checked({name: v})[name] for v in values)
+            values = tuple(self._checked({name: v})[name] for v in grid)
             controls.append(ViewControl(
                 name, spec.description or name, "select" if spec.kind == "choice" else "range",
                 values, tuple(self._label(name, v) for v in values)))

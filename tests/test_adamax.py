@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from gdcourse import optim
-from gdcourse.optim import AdaMax, AdaMaxState, Adam
+from gdcourse.optim import Adam, AdaMax, AdaMaxState
 from gdcourse.schedules import StepDecay
 
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
-from cases import STEPS, X0, test_gradient  # noqa: E402
+from cases import STEPS, X0, test_gradient
 
 
 def oracle(x0, gradient, steps, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,

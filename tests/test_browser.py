@@ -514,7 +514,7 @@ def _exercise_explorer(page, root, label: str, *, mouse: bool = True) -> list[st
                 page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
                 shown = _check_frame(root, f"{label}: slider {index} clicked at {fraction:.0%}")
                 seen.append(shown["src"])
-                assert control.input_value() != before or fraction == 0.9 and before == str(top)
+                assert control.input_value() != before or (fraction == 0.9 and before == str(top))
         control.focus()
         control.press("Home")
         assert control.input_value() == "0"
@@ -585,7 +585,7 @@ def test_explorer_controls_move_the_picture_offline(explorer_session, server, pa
 
 @pytest.mark.parametrize("page_name", EXPLORER_PAGES)
 def test_explorer_controls_fit_and_work_on_a_phone(explorer_session, server, page_name):
-    page, router, errors = explorer_session(PHONE)
+    page, _router, errors = explorer_session(PHONE)
     del errors[:]
     page.goto(server.url(page_name), wait_until="load")
     roots = page.locator("div.gdx")

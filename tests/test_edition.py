@@ -82,7 +82,7 @@ def test_settings_refuse_an_address_or_release_that_is_not_one(tmp_path, reposit
     config["repository"]["url"] = repository
     config["gdcourse"] = {"release": release}
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ValueError, match="repository.url|gdcourse.release"):
+    with pytest.raises(ValueError, match=r"repository\.url|gdcourse\.release"):
         settings(tmp_path)
 
 
@@ -238,7 +238,7 @@ def test_student_edition_points_only_to_the_student_repository(student_edition):
     for page in (student_edition / "book").glob("*.md"):
         for target in re.findall(r"\{doc\}`(?:[^`<]*<)?(/?[\w/]+)>?`", page.read_text()):
             relative = target.lstrip("/") if target.startswith("/") else f"book/{target}"
-            assert [p for p in student_edition.glob(f"{relative}.*")], f"{page.name}: {target}"
+            assert list(student_edition.glob(f"{relative}.*")), f"{page.name}: {target}"
 
 
 @pytest.mark.slow

@@ -422,7 +422,7 @@ from gdcourse.explorer_view import BUDGET_BYTES, compose, decode_png  # noqa: E4
 
 # the explorers as the chapters call them (chapters 3, 4, 6 and 9)
 BOOK_EXPLORERS = {
-    "lr": lambda **kw: lr_explorer(**kw),
+    "lr": lr_explorer,
     "batch": lambda **kw: batch_size_explorer(LinearRegression(*linear_data(256, seed=0)),
                                               lr=0.1, **kw),
     "momentum": lambda **kw: momentum_explorer(25.0, lr=0.95 * 2 / 25, **kw),
@@ -536,7 +536,7 @@ def test_view_frames_follow_the_control_values():
     assert all(status.startswith(f"lr = {lr:.3g}:") for lr, status in zip(lrs, statuses,
                                                                           strict=True))
     assert any("diverged" in status for status in statuses)
-    assert len(set(view["frames"][str(i)][2] for i in range(len(lrs)))) == len(lrs)
+    assert len({view["frames"][str(i)][2] for i in range(len(lrs))}) == len(lrs)
 
 
 def test_static_display_is_the_interactive_view(monkeypatch):
