@@ -56,10 +56,10 @@ $(ASSETS_STAMP): $(ASSETS)/package-lock.json
 book: $(STAMP)
 	GDCOURSE_STATIC=1 $(BIN)/jupyter-book build -W -n --keep-going --path-output . .
 
-# The habits: the lint rules of pyproject.toml on the package, tests and benchmarks, then every
+# The habits: the lint rules of pyproject.toml on the package, tests, benchmarks and notebooks, then every
 # test not marked slow (no kernels, nbgrader, sandboxes or book builds).
 check: $(STAMP)
-	$(BIN)/ruff check gdcourse tests benchmarks
+	$(BIN)/ruff check gdcourse tests benchmarks book solutions
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test: $(STAMP) $(CHROMIUM) $(BWRAP) $(ASSETS_STAMP)

@@ -85,12 +85,15 @@ def install_cell(config: Settings) -> str:
 # Colab and fresh Binder sessions: install the course's helper package if it is missing.
 # Written by `make install-cells` from _config.yml (do not edit): release {config.release}.
 try:
-    import gdcourse
+    import gdcourse  # noqa: F401  (only asks: is it installed?)
 except ImportError:
-    import importlib, subprocess, sys
+    import importlib
+    import subprocess
+    import sys
+
     _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                            "{config.install_spec}"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if _pip.returncode != 0:
         _why = [line.strip() for line in _pip.stderr.splitlines()
                 if line.strip().startswith(("fatal:", "ERROR:"))] or ["(no reason given)"]
@@ -100,7 +103,7 @@ except ImportError:
             "Connect) and run this cell again; if it is, tell your instructor. pip said: "
             + _why[0]) from None
     importlib.invalidate_caches()
-    import gdcourse'''
+    import gdcourse  # noqa: F401'''
 
 
 def install_notebooks(root: Path = ROOT) -> list[Path]:
