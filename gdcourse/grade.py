@@ -170,6 +170,7 @@ def _resilient_execute_class():
         is noticed within 10 ms (:class:`QuickKernelManager`)."""
 
         max_restarts = Integer(4, help="Kernel restarts allowed per notebook.").tag(config=True)
+        _link = None
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", QuickKernelManager)
@@ -218,6 +219,105 @@ def _resilient_execute_class():
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"Kernel didn't respond in {limit} seconds")
 
+        # ---- the trust boundary: test cells are checked here, in the grader's process ----
+
+        def _checks(self, resources) -> tuple:
+            """The source checks of this notebook's assignment and, per kernel, the link to the
+            kernel and the checks' namespace (rebuilt after a restart)."""
+            if self._link is None:
+                from gdcourse.grader.check import KernelLink
+
+                info = (resources or {}).get("nbgrader", {})
+                self._source_checks = _source_checks(info.get("assignment", ""),
+                                                     info.get("notebook", ""))
+                self._link = KernelLink(run_sync(self._async_rpc))
+                self._namespace = self._source_checks.namespace(self._link)
+            return self._source_checks, self._link, self._namespace
+
+        async def _async_rpc(self, code: str, on_input, seconds: float):
+            """Run ``code`` in the kernel; answer its input() prompts with ``on_input``; return
+            the text of the reply it publishes (kernel_side.MIME) or None. Everything else the
+            kernel sends (prints included) is dropped as it arrives."""
+            import zmq
+            import zmq.asyncio
+
+            from gdcourse.grader.check import KernelGone
+            from gdcourse.grader.kernel_side import MIME
+
+            kc = self.kc
+            msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=True,
+                                stop_on_error=False)
+            channels = {channel.socket: channel for channel in
+                        (kc.shell_channel, kc.iopub_channel, kc.stdin_channel)}
+            poller = zmq.asyncio.Poller()
+            for socket in channels:
+                poller.register(socket, zmq.POLLIN)
+            deadline = time.monotonic() + seconds
+            reply, replied, idle = None, False, False
+            while not (replied and idle):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KernelGone("timeout")
+                events = await poller.poll(timeout=int(min(left, 1.0) * 1000) + 1)
+                if not events:
+                    if not await ensure_async(self.km.is_alive()):
+                        raise KernelGone("dead")
+                    continue
+                for socket, _ in events:
+                    try:
+                        message = await ensure_async(channels[socket].get_msg(timeout=0))
+                    except Empty:
+                        continue
+                    if message["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    kind = message["msg_type"]
+                    if kind == "input_request":
+                        kc.input(on_input(str(message["content"].get("prompt", ""))))
+                    elif kind == "execute_reply":
+                        replied = True
+                    elif kind == "status" and \
+                            message["content"].get("execution_state") == "idle":
+                        idle = True
+                    elif kind == "display_data":
+                        data = message["content"].get("data", {}).get(MIME)
+                        if isinstance(data, str):
+                            reply = data
+            return reply
+
+        def preprocess_cell(self, cell, resources, index):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade"):
+                return super().preprocess_cell(cell, resources, index)
+            from gdcourse.grader.check import KernelGone, visible_part
+
+            # 1. the visible tests run in the student's kernel, as the student ran them
+            source = cell.source
+            cell.source = visible_part(source)
+            try:
+                super().preprocess_cell(cell, resources, index)
+            finally:
+                cell.source = source
+            if any(o.get("ename") == TIMEOUT for o in cell.get("outputs", [])):
+                return cell, self.resources  # the caller restarts the kernel
+            # 2. the score: the whole test cell run here, calling the student's functions
+            checks, link, namespace = self._checks(resources)
+            grade_id = meta.get("grade_id", "")
+            if grade_id not in checks.tests:
+                cell.outputs = [NotebookNode(
+                    output_type="error", ename="UnknownTestCell",
+                    evalue=f"no test cell {grade_id!r} in the source notebook",
+                    traceback=[f"UnknownTestCell: no test cell {grade_id!r}"])]
+                return cell, self.resources
+            try:
+                failure = checks.run(grade_id, namespace, link, float(self.timeout or 30))
+            except KernelGone as gone:
+                if str(gone) == "dead":
+                    raise DeadKernelError("the kernel died while answering the checks")
+                self._error(cell, TIMEOUT, f"no answer from the kernel after {self.timeout} s")
+                return cell, self.resources
+            cell.outputs = [_check_output(failure)]
+            return cell, self.resources
+
         def _error(self, cell, ename: str, evalue: str) -> None:
             cell.outputs = [NotebookNode(output_type="error", ename=ename, evalue=evalue,
                                          traceback=[f"{ename}: {evalue}"])]
@@ -231,6 +331,7 @@ def _resilient_execute_class():
             shutdown = self.shutdown_kernel
             while True:
                 index = -1
+                self._link = None  # a new kernel: a new link and namespace for the checks
                 try:
                     with self.setup_kernel():
                         info = self.wait_for_reply(self.kc.kernel_info())
@@ -274,6 +375,37 @@ def _resilient_execute_class():
     ResilientExecute.__module__ = __name__
     _RESILIENT_EXECUTE = ResilientExecute
     return ResilientExecute
+
+
+_SOURCE_CHECKS: dict = {}
+
+
+def _source_checks(assignment: str, notebook: str):
+    """The checks of a source notebook (:class:`gdcourse.grader.check.SourceChecks`), read
+    once per process from ``solutions/``."""
+    from gdcourse.grader.check import SourceChecks
+    from gdcourse.release import SOLUTIONS
+
+    path = SOLUTIONS / assignment / f"{notebook}.ipynb"
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _SOURCE_CHECKS:
+        _SOURCE_CHECKS[key] = SourceChecks(nbformat.read(path, as_version=4))
+    return _SOURCE_CHECKS[key]
+
+
+def _check_output(failure: BaseException | None):
+    """The one output a test cell shows: the grader's verdict, in its own words."""
+    if failure is None:
+        return nbformat.v4.new_output("stream", name="stdout",
+                                      text="All checks of this cell passed.\n")
+    from gdcourse.grader.check import CheckFailed
+
+    ename = "AssertionError" if isinstance(failure, CheckFailed) else type(failure).__name__
+    evalue = str(failure).strip() or "a check failed"
+    if len(evalue) > 2000:
+        evalue = evalue[:2000] + "..."
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                  traceback=[f"{ename}: {evalue}"])
 
 
 def __getattr__(name: str):
