@@ -20,7 +20,9 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,37 +78,60 @@ class KernelLink:
         self.deadline = float("inf")
         self.failure: BaseException | None = None  # set once the kernel is gone
         self.callbacks: list[Callable] = []
+        self.callbacks_run: list[int] = []
+        self.sessions: list[_Callback] = []
 
     def start_cell(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
-        self.callbacks = []
+        self.callbacks, self.callbacks_run, self.sessions = [], [], []
 
-    def _register(self, function: Callable) -> int:
+    def _register(self, function: Callable) -> dict:
+        if isinstance(function, StudentFunction):  # the kernel's own function, by name
+            return {"__gd_student__": function.__name__}
         if not callable(function):
             raise wire.NotData(wire.describe(function))
         self.callbacks.append(function)
-        return len(self.callbacks) - 1
+        return {"__gd_callback__": len(self.callbacks) - 1}
 
     def _answer(self, prompt: str) -> str:
-        """Run a function the grader passed to the student's function (a callback)."""
+        """Answer the kernel's input() prompt: a function the grader passed is to run here (a
+        callback, in a thread of its own: it may call the student's functions in turn, which
+        the kernel answers through further prompts), or such a nested call has returned."""
         if not prompt.startswith(CALLBACK_PROMPT):
             return json.dumps({"error": "this kernel may not ask for input while graded"})
-        if len(self.callbacks) > MAX_CALLBACKS:
-            return json.dumps({"error": "too many calls"})
         try:
-            request = wire.loads(prompt[len(CALLBACK_PROMPT):])
-            function = self.callbacks[request["callback"]]
-            args = wire.decode(request["args"])
-            kwargs = wire.decode(request["kwargs"])
-            if type(args) is not list or type(kwargs) is not dict:
-                raise wire.NotData("malformed call")
-            return wire.dumps({"value": wire.encode(function(*args, **kwargs))})
-        except Exception as error:
-            return json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
-
+            message = wire.loads(prompt[len(CALLBACK_PROMPT):])
+            if type(message) is not dict:
+                raise wire.NotData("malformed request")
+            if "result" in message:
+                if not self.sessions:
+                    raise wire.NotData("an answer nobody asked for")
+                self.sessions[-1].inbox.put(message["result"])
+            else:
+                if len(self.callbacks_run) > MAX_CALLBACKS:
+                    raise wire.NotData("too many calls")
+                self.callbacks_run.append(1)
+                self.sessions.append(_Callback(self, message))
+        except wire.NotData as error:
+            return json.dumps({"error": str(error)})
+        left = max(0.0, self.deadline - time.monotonic())
+        try:
+            kind, text = self.sessions[-1].outbox.get(timeout=left)
+        except queue.Empty:
+            raise KernelGone("timeout") from None
+        if kind == "answer":
+            self.sessions.pop()
+        return text
     def request(self, payload: dict) -> dict:
         if self.failure is not None:
             raise self.failure
+        session = getattr(_CALLBACK, "session", None)
+        if session is not None:  # inside a callback: the kernel waits on its input() prompt
+            session.outbox.put(("call", wire.dumps({"call": payload})))
+            answer = session.inbox.get()
+            if type(answer) is not dict:
+                raise CheckFailed("the kernel's answer was not data")
+            return answer
         text = wire.dumps(payload)
         code = (f"__import__('gdcourse.grader.kernel_side', fromlist=['serve'])"
                 f".serve({text!r})")
@@ -128,6 +153,32 @@ class KernelLink:
         if type(answer) is not dict:
             raise CheckFailed("the kernel's answer was not data")
         return answer
+
+
+_CALLBACK = threading.local()
+
+
+class _Callback:
+    """One function of the grader's, called by the student's code, running in a thread: it
+    posts ("call", request) when it needs the kernel and ("answer", text) when done."""
+
+    def __init__(self, link: KernelLink, request: dict) -> None:
+        self.inbox: queue.Queue = queue.Queue()
+        self.outbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._run, args=(link, request), daemon=True).start()
+
+    def _run(self, link: KernelLink, request: dict) -> None:
+        _CALLBACK.session = self
+        try:
+            function = link.callbacks[request["callback"]]
+            args, kwargs = wire.decode(request["args"]), wire.decode(request["kwargs"])
+            if type(args) is not list or type(kwargs) is not dict:
+                raise wire.NotData("malformed call")
+            text = wire.dumps({"value": wire.encode(function(*args, **kwargs),
+                                                    callback=link._register)})
+        except Exception as error:
+            text = json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
+        self.outbox.put(("answer", text))
 
 
 def _write_back(original: Any, after: Any) -> None:

@@ -43,14 +43,33 @@ def _publish(reply: dict) -> None:
     publish_display_data({MIME: text})
 
 
-def _callback(number: int):
+def _callback(tag: str, body):
+    """A function passed by the grader: one of the notebook's own (by name), or a stub that
+    asks the grader to run its function. While it runs, the grader may ask for the notebook's
+    functions in turn (a check's helper calling the student's code): answered here."""
+    if tag == "__gd_student__":
+        return _function(body)
+    number = body
+
     def call(*args, **kwargs):
         request = wire.dumps({"callback": number, "args": wire.encode(list(args)),
                               "kwargs": wire.encode(dict(kwargs))})
         answer = json.loads(input(CALLBACK_PROMPT + request))
+        while isinstance(answer, dict) and "call" in answer:
+            nested = answer["call"]
+            try:
+                reply = call_function(nested) if nested.get("do") == "call" else \
+                    trajectory(nested)
+            except Exception as error:
+                reply = {"failed": f"{type(error).__name__}: {str(error)[:MESSAGE_LENGTH]}"}
+            try:
+                text = wire.dumps({"result": reply})
+            except (wire.NotData, TypeError, ValueError) as error:
+                text = wire.dumps({"result": {"rejected": str(error)}})
+            answer = json.loads(input(CALLBACK_PROMPT + text))
         if "error" in answer:
             raise RuntimeError(f"the function the grader passed failed: {answer['error']}")
-        return wire.decode(answer["value"])
+        return wire.decode(answer["value"], callback=_callback)
 
     call.__name__ = call.__qualname__ = f"grader_function_{number}"
     return call
@@ -92,7 +111,7 @@ def _copy(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def call(request: dict) -> dict:
+def call_function(request: dict) -> dict:
     from gdcourse import grading
 
     args = wire.decode(request["args"], callback=_callback)
@@ -122,9 +141,9 @@ def trajectory(request: dict) -> dict:
 
     from gdcourse import grading
 
-    x0 = wire.decode(request["x0"])
-    gradients = wire.decode(request["gradients"])
-    hyperparameters = wire.decode(request["hyperparameters"])
+    x0 = wire.decode(request["x0"], callback=_callback)
+    gradients = wire.decode(request["gradients"], callback=_callback)
+    hyperparameters = wire.decode(request["hyperparameters"], callback=_callback)
     fields = request["state_fields"]
     forbid = request["forbid"]
     steps: list = []
@@ -143,7 +162,7 @@ def trajectory(request: dict) -> dict:
                 except Exception as error:
                     return {"steps": steps, **_raised(error), "in init": True}
         else:
-            state = wire.decode(request["state0"])
+            state = wire.decode(request["state0"], callback=_callback)
         x = _copy(x0)
         for grad in gradients:
             with grading.no_reference_calls("your step function", forbid):
@@ -172,7 +191,7 @@ def serve(text: str) -> None:
     try:
         request = wire.loads(text)
         kind = request["do"]
-        reply = call(request) if kind == "call" else trajectory(request)
+        reply = call_function(request) if kind == "call" else trajectory(request)
     except Exception as error:  # a malformed request, or inputs this side cannot rebuild
         reply = {"failed": f"{type(error).__name__}: {str(error)[:MESSAGE_LENGTH]}"}
     _publish(reply)

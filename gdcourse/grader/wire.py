@@ -111,7 +111,7 @@ def encode(value: Any, *, callback=None, depth: int = 0) -> Any:
                   for field in dataclasses.fields(value)}
         return {"__gd_optimizer__": [kind.__name__, fields]}
     if callback is not None and callable(value) and not isinstance(value, type):
-        return {"__gd_callback__": callback(value)}
+        return callback(value)  # {"__gd_callback__": id} or {"__gd_student__": name}
     raise NotData(describe(value))
 
 
@@ -168,8 +168,9 @@ def decode(data: Any, *, callback=None, depth: int = 0) -> Any:
         except (TypeError, ValueError, KeyError, OverflowError):
             raise NotData("a malformed random generator") from None
         return generator
-    if tag == "__gd_callback__" and callback is not None and type(body) is int:
-        return callback(body)
+    if callback is not None and ((tag == "__gd_callback__" and type(body) is int)
+                                 or (tag == "__gd_student__" and type(body) is str)):
+        return callback(tag, body)
     raise NotData("malformed data")
 
 
