@@ -56,6 +56,7 @@ import argparse
 import csv
 import datetime as dt
 import hashlib
+import html
 import io
 import json
 import os
@@ -81,6 +82,7 @@ UNSANDBOXED = ("WARNING: grading WITHOUT the sandbox (--no-sandbox): student cod
                "permissions and can read solutions/, the gradebook and other submissions, write "
                "where you can and use the network")
 MAX_NOTEBOOK_BYTES = 20_000_000
+INERT = ("text/plain", "image/png", "image/jpeg")  # output types feedback pages show
 DEAD_KERNEL = "DeadKernelError"
 TIMEOUT = "CellTimeoutError"
 
@@ -1107,9 +1109,25 @@ def sanitize_feedback(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             elif output.get("output_type") == "error":
                 ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
                 output["traceback"] = [f"{ename}: {evalue}"]
+            elif output.get("output_type") in ("display_data", "execute_result"):
+                # inert: text and pictures only (no HTML, JavaScript, SVG, widgets)
+                data = output.get("data", {})
+                output["data"] = {key: value for key, value in data.items() if key in INERT}
+                output["metadata"] = {}
+                if not output["data"]:
+                    continue
             outputs.append(output)
         if cell.cell_type == "code":
             cell.outputs = outputs
+        cell.pop("attachments", None)
+        if cell.cell_type == "markdown" and not cell.get("metadata", {}).get(
+                "nbgrader", {}).get("locked"):  # the student's text: shown, never run
+            cell.source = re.sub(r"(?i)javascript:", "javascript&#58;",
+                                 html.escape(cell.source, quote=False))
+        elif cell.cell_type == "raw":
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.source = html.escape(cell.source, quote=False)
     notebook.metadata.pop("widgets", None)
     return notebook
 
