@@ -182,7 +182,8 @@ def _attacker(code: str) -> str:
 @pytest.fixture(scope="module")
 def trusted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
-    texts = {"honest": submission(A, correct(A))}
+    texts = {"honest": submission(A, correct(A)),
+             "hard-coded": submission(A, correct(A, q1_answer=ANSWERS[A]["q1-answer"]["hard-coded"]))}
     texts |= {name: _attacker(code) for name, code in ATTACKS.items()}
     texts |= {name: submission(A, {"q1-answer": code}) for name, code in NOT_DATA.items()}
     for student, text in texts.items():
@@ -253,7 +254,7 @@ def test_no_feedback_page_holds_hidden_check_text_in_any_encoding(trusted):
     hidden = _hidden_lines()
     assert len(hidden) > 10
     pages = sorted((trusted["dir"] / "feedback").rglob("*.html"))
-    assert len(pages) == 1 + len(ATTACKS) + len(NOT_DATA)
+    assert len(pages) == 2 + len(ATTACKS) + len(NOT_DATA)
     for page in pages:
         text = html.unescape(page.read_text())
         for candidate in [text, *_decoded(text)]:
@@ -279,8 +280,17 @@ def test_no_hidden_check_text_reached_the_kernel(trusted):
 
 @pytest.mark.slow
 def test_failed_checks_are_explained_in_the_graders_words(trusted):
+    # a visible test, checked by the grader although the kernel's helpers were patched
     page = html.unescape((trusted["dir"] / "feedback" / "patches-grading" / f"{A}.html")
                          .read_text())
     assert "Score: 0 / 9" in page
-    assert re.search(r"step 1 \(lr=[^)]*\): (x|state\['m'\]) = ", page), page[-3000:]
-    assert "Traceback" not in page and "most recent call last" not in page
+    assert re.search(r"step 1 \([^)]*\): x = [-0-9.e]+, expected [-0-9.e]+", page)
+    # a hidden check: the case named in words and values, never its code
+    result = trusted["results"]["hard-coded"]
+    assert result.questions["q1-tests"] == [0.0, 6.0]
+    page = html.unescape((trusted["dir"] / "feedback" / "hard-coded" / f"{A}.html").read_text())
+    assert re.search(r"step \d+ \(lr=[-0-9.e]+, betas=\([-0-9.e]+, [-0-9.e]+\), eps=[-0-9.e]+; "
+                     r"[^)]*\): (x|state\['\w'\]) = [^,]+, expected ", page), page[-3000:]
+    for page in (trusted["dir"] / "feedback").rglob("*.html"):
+        text = page.read_text()
+        assert "most recent call last" not in text
