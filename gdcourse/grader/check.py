@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from gdcourse.grader import wire
-from gdcourse.grader.kernel_side import CALLBACK_PROMPT, MIME
+from gdcourse.grader.kernel_side import CALLBACK_PROMPT
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 MAX_CALLBACKS = 200_000  # per test cell

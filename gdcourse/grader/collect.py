@@ -1,0 +1,79 @@
+"""Stage *collect*: find each student's notebook in a folder of submissions or LMS zip files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 20_000_000
+
+
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-.")
+
+
+def _match_assignment(filename: str, names: list[str]) -> str | None:
+    stem = Path(filename).stem
+    matches = [name for name in names if name in stem]
+    return max(matches, key=len) if matches else None
+
+
+def collect_submissions(folder: Path, names: list[str], scratch: Path,
+                        notes: dict[tuple[str, str], list[str]] | None = None,
+                        ) -> dict[tuple[str, str], Path]:
+    """Map (student, assignment) to the submitted file, from student folders or LMS zip files.
+
+    When a student handed in several notebooks for one assignment, the one named exactly like the
+    assignment wins, else the newest; ``notes`` (if given) receives a line saying so.
+    """
+    candidates: dict[tuple[str, str], list[tuple[bool, float, Path, str]]] = {}
+
+    def offer(student: str, assignment: str, path: Path, shown: str, mtime: float) -> None:
+        exact = Path(shown).stem == assignment
+        candidates.setdefault((student, assignment), []).append((exact, mtime, path, shown))
+
+    for number, archive in enumerate(sorted(Path(folder).glob("*.zip"))):
+        with zipfile.ZipFile(archive) as zipped:
+            for index, info in enumerate(zipped.infolist()):
+                member = Path(info.filename)
+                if (info.is_dir() or member.suffix != ".ipynb"
+                        or ".ipynb_checkpoints" in member.parts):
+                    continue
+                if len(member.parts) > 1:  # Moodle: <Full Name>_<id>_assignsubmission_file_/...
+                    student = _slug(member.parts[0].split("_", 1)[0])
+                else:  # Canvas: <student>_<ids>_<file name>
+                    student = _slug(member.name.split("_", 1)[0]) if "_" in member.name else ""
+                assignment = _match_assignment(member.name, names)
+                if not (student and assignment):
+                    continue
+                target = scratch / "unzipped" / f"{number}-{index}.ipynb"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if info.file_size > MAX_NOTEBOOK_BYTES:
+                    target.write_text("")  # graded as an invalid notebook, with its reason
+                else:
+                    target.write_bytes(zipped.read(info))
+                offer(student, assignment, target, f"{archive.name}:{info.filename}",
+                      dt.datetime(*info.date_time).timestamp())
+    for student_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        student = _slug(student_dir.name)
+        if not student:
+            continue
+        for path in sorted(student_dir.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            assignment = _match_assignment(path.name, names)
+            if assignment:
+                offer(student, assignment, path, str(path.relative_to(folder)),
+                      path.stat().st_mtime)
+    found = {}
+    for key, options in sorted(candidates.items()):
+        options.sort(key=lambda option: (option[0], option[1], option[3]))
+        found[key] = options[-1][2]
+        if len(options) > 1 and notes is not None:
+            notes.setdefault(key, []).append(
+                f"{len(options)} notebooks handed in for {key[1]}; graded {options[-1][3]}")
+    return found
