@@ -31,6 +31,9 @@ MAX_DEPTH = 24
 MAX_ELEMENTS = 1 << 22  # per array: 32 MiB of float64
 MAX_BYTES = 64 << 20  # per message
 NUMBER_KINDS = "biufc"
+SMALL = 4096  # arrays up to this size travel as JSON lists (faster than .npy both ways)
+LISTED = ("float64", "float32", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16",
+          "uint8", "bool")
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_ELEMENTS", "NotData", "decode", "describe", "dumps",
            "encode", "loads"]
@@ -65,6 +68,18 @@ def _from_npy(text: Any) -> np.ndarray:
     return array
 
 
+def _from_list(dtype: Any, shape: Any, values: Any) -> np.ndarray:
+    """A small array sent as a JSON list (exact: floats round-trip through their repr)."""
+    if dtype not in LISTED or type(shape) is not list or type(values) is not list or \
+            not all(type(n) is int and 0 <= n <= SMALL for n in shape) or \
+            len(values) > SMALL or not all(type(v) in (int, float, bool) for v in values):
+        raise NotData("a malformed array")
+    try:
+        return np.array(values, dtype=dtype).reshape(shape)
+    except (TypeError, ValueError, OverflowError):
+        raise NotData("a malformed array") from None
+
+
 def _check_array(array: Any) -> None:
     if type(array) is not np.ndarray:
         raise NotData(f"{describe(array)} (a NumPy subclass is not plain data: return "
@@ -89,10 +104,16 @@ def encode(value: Any, *, callback=None, depth: int = 0) -> Any:
         return value if math.isfinite(value) else {"__gd_float__": repr(value)}
     if kind is np.ndarray:
         _check_array(value)
+        if value.size <= SMALL and value.dtype.name in LISTED and \
+                (value.dtype.kind != "f" or np.isfinite(value).all()):
+            return {"__gd_list_array__": [value.dtype.name, list(value.shape),
+                                          value.ravel().tolist()]}
         return {"__gd_array__": _npy(value)}
     if isinstance(value, np.generic) and kind.__module__ == "numpy":
         if value.dtype.kind not in NUMBER_KINDS:
             raise NotData(describe(value))
+        if value.dtype.name in LISTED and (value.dtype.kind != "f" or np.isfinite(value)):
+            return {"__gd_scalar__": [value.dtype.name, value.item()]}
         return {"__gd_scalar__": _npy(np.asarray(value))}
     if kind in (list, tuple):
         items = [encode(item, callback=callback, depth=depth + 1) for item in value]
@@ -141,7 +162,11 @@ def decode(data: Any, *, callback=None, depth: int = 0) -> Any:
         return float(body)
     if tag == "__gd_array__":
         return _from_npy(body)
+    if tag == "__gd_list_array__" and type(body) is list and len(body) == 3:
+        return _from_list(*body)
     if tag == "__gd_scalar__":
+        if type(body) is list and len(body) == 2:
+            return _from_list(body[0], [], [body[1]])[()]
         array = _from_npy(body)
         if array.ndim != 0:
             raise NotData("a malformed scalar")
