@@ -307,7 +307,8 @@ def grading_processes() -> list[str]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        if "_serve()" in line or "gdcourse-sandbox" in line or "gdcourse/sandbox.py" in line:
+        if str(ROOT) in line and ("_serve()" in line or "gdcourse-sandbox" in line
+                                  or "gdcourse/sandbox.py" in line):  # this checkout's only
             found.append(line)
     return found
 
