@@ -22,6 +22,27 @@ def _match_assignment(filename: str, names: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
+def _entries(folder: Path):
+    """(path, kind) for everything under ``folder``, never following a symbolic link: kind is
+    "file" for a regular file, else what it is instead ("a symbolic link", "a folder", ...)."""
+    import os
+    import stat
+
+    for root, folders, files in os.walk(folder, followlinks=False):
+        for name in sorted(folders + files):
+            path = Path(root, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISREG(mode):
+                yield path, "file"
+            elif stat.S_ISLNK(mode):
+                yield path, "a symbolic link"
+            elif stat.S_ISDIR(mode):
+                if name.endswith(".ipynb"):
+                    yield path, "a folder"
+            else:
+                yield path, "a special file"
+
+
 def collect_submissions(folder: Path, names: list[str], scratch: Path,
                         notes: dict[tuple[str, str], list[str]] | None = None,
                         ) -> dict[tuple[str, str], Path]:
@@ -58,17 +79,28 @@ def collect_submissions(folder: Path, names: list[str], scratch: Path,
                     target.write_bytes(zipped.read(info))
                 offer(student, assignment, target, f"{archive.name}:{info.filename}",
                       dt.datetime(*info.date_time).timestamp())
-    for student_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+    top = Path(folder).resolve()
+    unreadable = scratch / "unreadable.ipynb"  # stands for what is not a file: graded invalid
+    for student_dir in sorted(p for p in top.iterdir() if p.is_dir() and not p.is_symlink()):
         student = _slug(student_dir.name)
         if not student:
             continue
-        for path in sorted(student_dir.rglob("*.ipynb")):
-            if ".ipynb_checkpoints" in path.parts:
+        for path, kind in _entries(student_dir):
+            if ".ipynb_checkpoints" in path.parts or not path.name.endswith(".ipynb"):
                 continue
             assignment = _match_assignment(path.name, names)
-            if assignment:
-                offer(student, assignment, path, str(path.relative_to(folder)),
-                      path.stat().st_mtime)
+            if not assignment:
+                continue
+            shown = str(path.relative_to(top))
+            if kind == "file" and path.resolve().is_relative_to(student_dir):
+                offer(student, assignment, path, shown, path.lstat().st_mtime)
+                continue
+            unreadable.parent.mkdir(parents=True, exist_ok=True)
+            unreadable.write_text("")
+            offer(student, assignment, unreadable, shown, 0.0)
+            if notes is not None:
+                notes.setdefault((student, assignment), []).append(
+                    f"{shown} is {kind}, not a notebook file: not read")
     found = {}
     for key, options in sorted(candidates.items()):
         options.sort(key=lambda option: (option[0], option[1], option[3]))

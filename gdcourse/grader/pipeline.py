@@ -224,6 +224,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         todo = [(s, a) for s in students for a in names]
         hashes = {key: _sha256(path) for key, path in found.items()}
         kept = {key for key in found if not regrade and (earlier := report.get("/".join(key)))
+                and earlier.get("status") != "failed"  # a failed run is never kept: run again
                 and earlier.get("submission_sha256") == hashes[key]
                 and earlier.get("source_sha256") == sources[key[1]]}
         to_grade = [key for key in todo if key in found and key not in kept]
