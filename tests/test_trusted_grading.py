@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import html
 import re
 import zlib
@@ -175,6 +176,42 @@ def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
 }
 
 
+def _test_cell(notebook, name):
+    return next(i for i, cell in enumerate(notebook.cells)
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == name)
+
+
+def _duplicate(notebook):  # Edit > Copy Cells, Paste Cells Below
+    copied = copy.deepcopy(notebook.cells[_test_cell(notebook, "q1-tests")])
+    copied.id = "pasted-copy"
+    notebook.cells.insert(_test_cell(notebook, "q1-tests") + 1, copied)
+
+
+def _strip(notebook):  # a tool that drops cell metadata
+    for cell in notebook.cells:
+        cell.metadata.pop("nbgrader", None)
+
+
+def _schema(notebook):
+    for cell in notebook.cells:
+        cell.metadata["nbgrader"]["schema_version"] = 99
+
+
+def _rename(notebook):
+    notebook.cells[_test_cell(notebook, "q1-tests")].metadata.nbgrader["grade_id"] = "mine"
+    del notebook.cells[_test_cell(notebook, "q2-answer")].metadata.nbgrader["grade_id"]
+
+
+WARNS = correct(A)["q1-answer"].replace(
+    "    beta1, beta2 = betas", "    import warnings\n    warnings.warn('check me')\n    beta1, beta2 = betas")
+# Honest mistakes: restored and graded in full, with a note
+HONEST = {"duplicated-test-cell": submission(A, correct(A), edit=_duplicate),
+          "stripped-metadata": submission(A, correct(A), edit=_strip),
+          "unknown-schema": submission(A, correct(A), edit=_schema),
+          "renamed-grade-ids": submission(A, correct(A), edit=_rename),
+          "warns": submission(A, correct(A, q1_answer=WARNS))}
+
+
 def _attacker(code: str) -> str:
     return submission(A, {"q1-answer": WRONG + "\n" + code})
 
@@ -184,7 +221,7 @@ def trusted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
     texts = {"honest": submission(A, correct(A)),
              "hard-coded": submission(A, correct(A, q1_answer=ANSWERS[A]["q1-answer"]["hard-coded"]))}
-    texts |= {name: _attacker(code) for name, code in ATTACKS.items()}
+    texts |= {name: _attacker(code) for name, code in ATTACKS.items()} | HONEST
     texts |= {name: submission(A, {"q1-answer": code}) for name, code in NOT_DATA.items()}
     for student, text in texts.items():
         (folder / student).mkdir()
@@ -232,6 +269,22 @@ def test_the_honest_student_keeps_full_marks(trusted):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("student", "note"), [
+    ("duplicated-test-cell", "q1-tests: a copy of this cell was handed in too"),
+    ("stripped-metadata", "cells found by their id, their nbgrader metadata missing or renamed"),
+    ("unknown-schema", "nbgrader metadata changed in intro"),
+    ("renamed-grade-ids", "(restored): q1-tests, q2-answer"),
+    ("warns", None)])
+def test_honest_mistakes_are_restored_and_graded_in_full(trusted, student, note):
+    result = trusted["results"][student]
+    assert (result.score, result.status) == (9.0, "graded"), result.notes
+    if note is None:
+        assert result.notes == []
+    else:
+        assert any(note in line for line in result.notes), result.notes
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("student", list(ATTACKS))
 def test_every_attack_scores_zero_on_the_attacked_question(trusted, student):
     result = trusted["results"][student]
@@ -254,7 +307,7 @@ def test_no_feedback_page_holds_hidden_check_text_in_any_encoding(trusted):
     hidden = _hidden_lines()
     assert len(hidden) > 10
     pages = sorted((trusted["dir"] / "feedback").rglob("*.html"))
-    assert len(pages) == 2 + len(ATTACKS) + len(NOT_DATA)
+    assert len(pages) == 2 + len(ATTACKS) + len(NOT_DATA) + len(HONEST)
     for page in pages:
         text = html.unescape(page.read_text())
         for candidate in [text, *_decoded(text)]:

@@ -109,3 +109,75 @@ def collect_submissions(folder: Path, names: list[str], scratch: Path,
             notes.setdefault(key, []).append(
                 f"{len(options)} notebooks handed in for {key[1]}; graded {options[-1][3]}")
     return found
+
+
+def restore_structure(submitted, released) -> tuple:
+    """Repair the honest accidents of Jupyter before nbgrader sees a notebook: return
+    ``(notebook, notes, recovered)``, the released notebook's cells in order with the student's
+    answers in them, plus the student's own extra cells where they were.
+
+    A released cell is found in the submission by its nbgrader grade id (the first cell that
+    has it), else by its cell id: so a duplicated cell (copy-paste), a renamed or missing grade
+    id, stripped nbgrader metadata or an unknown schema version all come back as released.
+    The released cells' metadata and the locked cells' source are the released ones (the score
+    never depends on the submitted test cells: the grader runs the source notebook's). Cells
+    the student added keep their place after the cell they followed, without nbgrader metadata.
+    ``recovered`` holds the grade ids found only by cell id."""
+    import copy
+
+    def grade_id(cell):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return meta.get("grade_id") if isinstance(meta, dict) else None
+
+    cells = [cell for cell in submitted.cells if isinstance(cell, dict)]
+    by_grade_id, by_cell_id = {}, {}
+    for index, cell in enumerate(cells):
+        if grade_id(cell) and grade_id(cell) not in by_grade_id:
+            by_grade_id[grade_id(cell)] = index
+        if cell.get("id") and cell.get("id") not in by_cell_id:
+            by_cell_id[cell["id"]] = index
+    notes, recovered, matched = [], set(), {}
+    for cell in released.cells:
+        name = grade_id(cell)
+        index = by_grade_id.get(name)
+        if index is None and cell.get("id") in by_cell_id and \
+                by_cell_id[cell["id"]] not in matched.values():
+            index = by_cell_id[cell["id"]]
+            recovered.add(name)
+        if index is not None and index not in matched.values():
+            matched[name] = index
+    changed = [name for name, index in matched.items() if name not in recovered and
+               cells[index].get("metadata", {}).get("nbgrader") !=
+               next(c for c in released.cells if grade_id(c) == name).metadata.get("nbgrader")]
+    if recovered:
+        notes.append(f"cells found by their id, their nbgrader metadata missing or renamed "
+                     f"(restored): {', '.join(sorted(recovered))}")
+    if changed:
+        notes.append(f"nbgrader metadata changed in {', '.join(changed)} (restored)")
+    duplicates = sorted({grade_id(c) for i, c in enumerate(cells) if grade_id(c)
+                         and i not in matched.values() and grade_id(c) in matched})
+    notes += [f"{name}: a copy of this cell was handed in too; the copy runs as a plain cell"
+              for name in duplicates]
+    position = {index: name for name, index in matched.items()}
+    after: dict = {None: []}  # released grade id -> the student's extra cells following it
+    last = None
+    for index, cell in enumerate(cells):
+        if index in position:
+            last = position[index]
+            continue
+        extra = copy.deepcopy(cell)
+        extra.get("metadata", {}).pop("nbgrader", None)
+        after.setdefault(last, []).append(extra)
+    notebook = copy.deepcopy(released)
+    notebook.cells = list(after[None])
+    for cell in released.cells:
+        restored = copy.deepcopy(cell)
+        name = grade_id(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if name in matched and meta.get("solution"):
+            restored.source = cells[matched[name]].get("source", "")
+            if restored.get("cell_type") == "code":
+                restored.outputs, restored.execution_count = [], None
+        notebook.cells.append(restored)
+        notebook.cells += after.get(name, [])
+    return notebook, notes, recovered

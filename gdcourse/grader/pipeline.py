@@ -65,7 +65,7 @@ from pathlib import Path
 
 import nbformat
 
-from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions
+from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
 from gdcourse.grader.execute import (ROOT, _Nbgrader, autograde_preprocessors,
                                      check_kernel)
 from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
@@ -113,7 +113,15 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
         result.status = "invalid notebook"
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
-    result.notes += _tampering_notes(notebook, nbformat.read(released, as_version=4))
+    released_notebook = nbformat.read(released, as_version=4)
+    tampering = _tampering_notes(notebook, released_notebook)
+    try:
+        notebook, repairs, recovered = restore_structure(notebook, released_notebook)
+    except Exception as error:  # a notebook too odd to repair: nbgrader says what it can
+        repairs, recovered = [f"its structure could not be checked ({type(error).__name__})"], set()
+    result.notes += [note for note in tampering
+                     if not any(note.startswith(f"{name}: cell deleted") for name in recovered)]
+    result.notes += repairs
     submitted = grading_dir / "submitted" / student / assignment / f"{assignment}.ipynb"
     if submitted.parent.exists():
         shutil.rmtree(submitted.parent)
