@@ -102,8 +102,8 @@ def encode(value: Any, *, callback=None, depth: int = 0) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else {"__gd_float__": repr(value)}
-    if kind is np.ndarray:
-        _check_array(value)
+    if isinstance(value, np.ndarray):
+        _check_array(value)  # refuses subclasses, saying so
         if value.size <= SMALL and value.dtype.name in LISTED and \
                 (value.dtype.kind != "f" or np.isfinite(value).all()):
             return {"__gd_list_array__": [value.dtype.name, list(value.shape),
