@@ -16,7 +16,10 @@ The reference guard has two layers:
   in a branch the tests do not reach is still found.
 
 The guard is a deterrent rather than a sandbox: code running inside the kernel can tamper with
-the kernel. The instructors' page of the book says what the grading pipeline adds.
+the kernel. That is why grading never reads a score from the kernel: the grading pipeline runs
+each test cell in its own process, where the student's functions are handles that call into the
+kernel (:mod:`gdcourse.grader.check`); :func:`guarded` and :func:`compare_steps` recognise them
+and ask the kernel for the student's results only, comparing them here.
 
 Only NumPy is needed here: this module runs in students' notebooks (Binder, Colab, a hub).
 """
