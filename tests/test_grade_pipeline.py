@@ -330,8 +330,8 @@ def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_p
     (folder / "slowpoke" / f"{M}.ipynb").write_text(
         submission(M, correct(M, q1_answer=SLOW_ANSWER)))
     real_limit = grade_module._safety_limit
-    monkeypatch.setattr(grade_module, "_safety_limit", lambda path, timeout: 3.0
-                        if "slowpoke" in str(path) else real_limit(path, timeout))
+    monkeypatch.setattr(grade_module, "_safety_limit", lambda path, timeout, *released: 3.0
+                        if "slowpoke" in str(path) else real_limit(path, timeout, *released))
     log: list[str] = []
     results = grade(folder, ASSIGNMENTS, tmp_path / "grading", timeout=TIMEOUT, workers=1,
                     echo=log.append)
@@ -457,6 +457,17 @@ def test_collect_reads_only_regular_files_inside_the_submissions_folder(tmp_path
     assert notes["carl", A] == [f"carl/{A}.ipynb is a symbolic link, not a notebook file: "
                                 "not read"]
     assert "symbolic link" in notes["eve", M][0]
+
+
+def test_the_time_budget_comes_from_the_released_notebook(tmp_path):
+    released = EXERCISES / A / f"{A}.ipynb"
+    padded = nbformat.read(released, as_version=4)
+    padded.cells += [nbformat.v4.new_code_cell("pass") for _ in range(1000)]
+    path = tmp_path / f"{A}.ipynb"
+    path.write_text(nbformat.writes(padded))
+    budget = grade_module._safety_limit(path, 30, released)
+    assert budget == grade_module._safety_limit(released, 30) < 3600
+    assert grade_module._safety_limit(path, 30) > 3600 * 10  # what the cells alone would buy
 
 
 def test_command_line_refuses_bad_arguments(tmp_path, capsys):

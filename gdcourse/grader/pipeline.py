@@ -83,13 +83,17 @@ __all__ = ["Result", "autograde_preprocessors", "check_kernel", "collect_submiss
            "sanitize_feedback"]
 
 
-def _safety_limit(path: Path, timeout: int) -> float:
+def _safety_limit(path: Path, timeout: int, released: Path | None = None) -> float:
     """Seconds after which the pipeline stops grading a notebook (kills its worker): twice the
-    per-cell limit for every code cell and five more, plus two minutes."""
+    per-cell limit for every code cell of the *released* notebook (``released``; the
+    submission ``path`` only when there is none) and five more, plus two minutes. A budget for
+    the submission as a whole: a student's added cells share it, so a thousand cells do not buy
+    hours."""
     code_cells = 0
+    source = released if released is not None and released.exists() else path
     try:
-        if path.stat().st_size <= MAX_NOTEBOOK_BYTES:
-            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        if source.stat().st_size <= MAX_NOTEBOOK_BYTES:
+            cells = json.loads(source.read_text(encoding="utf-8")).get("cells", [])
             code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code" for c in cells)
     except Exception:  # not a notebook: the worker says so at once
         pass
@@ -299,7 +303,9 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     "do": "grade", "student": student, "assignment": assignment,
                     "path": str(path), "released": str(scratch / "release" / assignment /
                                                        f"{assignment}.ipynb"),
-                    "base": asdict(bases[student, assignment])}, _safety_limit(path, timeout))
+                    "base": asdict(bases[student, assignment])},
+                    _safety_limit(path, timeout, scratch / "release" / assignment /
+                                  f"{assignment}.ipynb"))
             while pool.busy():
                 for key, reply, failure, seconds in pool.wait():
                     result = bases[key]
