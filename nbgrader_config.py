@@ -11,7 +11,7 @@ defaults (grading/, 30 s per cell, the notebook's own kernel).
 
 import os
 
-from gdcourse.grade import autograde_preprocessors
+from gdcourse.grader.execute import autograde_preprocessors
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -43,10 +43,10 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 if os.environ.get("GDCOURSE_GRADING_KERNEL"):
     c.Execute.kernel_name = os.environ["GDCOURSE_GRADING_KERNEL"]
 
-# Sandboxed grading (gdcourse.grade's default, see gdcourse/sandbox.py): the kernel has no network
+# Sandboxed grading (gdcourse.grade's default, see gdcourse/grader/sandbox.py): the kernel has no network
 # at all, so it talks to nbgrader over Unix sockets in a folder private to this nbgrader process.
 if os.environ.get("GDCOURSE_SANDBOX"):
-    from gdcourse.sandbox import ipc_address
+    from gdcourse.grader.sandbox import ipc_address
 
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = ipc_address()

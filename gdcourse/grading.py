@@ -16,7 +16,10 @@ The reference guard has two layers:
   in a branch the tests do not reach is still found.
 
 The guard is a deterrent rather than a sandbox: code running inside the kernel can tamper with
-the kernel. The instructors' page of the book says what the grading pipeline adds.
+the kernel. That is why grading never reads a score from the kernel: the grading pipeline runs
+each test cell in its own process, where the student's functions are handles that call into the
+kernel (:mod:`gdcourse.grader.check`); :func:`guarded` and :func:`compare_steps` recognise them
+and ask the kernel for the student's results only, comparing them here.
 
 Only NumPy is needed here: this module runs in students' notebooks (Binder, Colab, a hub).
 """
@@ -240,6 +243,9 @@ def guarded(function: Callable, what: str | None = None,
     5.0
     """
     what = what or getattr(function, "__name__", "your function")
+    remote = _remote(function)
+    if remote is not None:  # a student's function in a grading kernel: guarded over there
+        return remote.guarded(what, _modules(forbid))
     _check_no_references(function, what, forbid)
 
     def call(*args, **kwargs):
@@ -321,6 +327,13 @@ def compare_trajectories(actual: Iterable, expected: Iterable, *, name: str = "x
         check_close(name, a, e, where=f"step {step}", rtol=rtol, atol=atol)
 
 
+def _remote(function: Any):
+    """The grader's handle on a student function that lives in the student's kernel
+    (:class:`gdcourse.grader.check.StudentFunction`), or None for an ordinary function."""
+    remote = getattr(type(function), "__gdcourse_remote__", False)
+    return function if remote is True else None
+
+
 def _copy(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -352,15 +365,41 @@ def compare_steps(
     reference run) and run under :func:`no_reference_calls`; their code is also checked with
     :func:`forbidden_references`. Messages name the step, the settings and the values.
     """
+    settings = _settings(hyperparameters, x0)
+    gradients = list(gradients)
+    remote = _remote(student_step)
+    if remote is not None:  # the student's steps run in the kernel, compared here
+        results = remote.steps(student_init, x0, gradients, hyperparameters,
+                               list(state_fields or {}), _modules(forbid), settings)
+    else:
+        results = _local_steps(student_step, student_init, x0, gradients, hyperparameters,
+                               forbid, settings)
+    x_reference = _copy(x0)
+    state_reference = reference.init(x_reference)
+    for step, (grad, (x_student, state_student)) in enumerate(zip(gradients, results),
+                                                              start=1):
+        where = f"step {step} ({settings})"
+        x_reference, state_reference = reference.step(x_reference, _copy(grad), state_reference)
+        check_close("x", x_student, x_reference, where=where, rtol=rtol, atol=atol)
+        for student_key, reference_field in (state_fields or {}).items():
+            if not isinstance(state_student, Mapping) or student_key not in state_student:
+                raise AssertionError(f"{where}: the state should be a dict with key "
+                                     f"{student_key!r}")
+            check_close(f"state[{student_key!r}]", state_student[student_key],
+                        getattr(state_reference, reference_field), where=where,
+                        rtol=rtol, atol=atol)
+
+
+def _local_steps(student_step: Callable, student_init: Callable, x0: Any, gradients: list,
+                 hyperparameters: Mapping[str, Any], forbid, settings: str):
+    """The student's ``(x, state)`` after each step, computed here (in the student's notebook);
+    :class:`gdcourse.grader.check.StudentFunction` yields the same from a grading kernel."""
     for function, what in ((student_init, "your init function"),
                            (student_step, "your step function")):
         _check_no_references(function, what, forbid)
-    settings = _settings(hyperparameters, x0)
     x_student = _copy(x0)
-    x_reference = _copy(x0)
     with no_reference_calls("your init function", forbid):
         state_student = student_init(_copy(x0))
-    state_reference = reference.init(x_reference)
     for step, grad in enumerate(gradients, start=1):
         where = f"step {step} ({settings})"
         with no_reference_calls("your step function", forbid):
@@ -376,12 +415,4 @@ def compare_steps(
             raise AssertionError(f"{where}: your function must return (x, state), got "
                                  f"{type(result).__name__}")
         x_student, state_student = result
-        x_reference, state_reference = reference.step(x_reference, _copy(grad), state_reference)
-        check_close("x", x_student, x_reference, where=where, rtol=rtol, atol=atol)
-        for student_key, reference_field in (state_fields or {}).items():
-            if not isinstance(state_student, Mapping) or student_key not in state_student:
-                raise AssertionError(f"{where}: the state should be a dict with key "
-                                     f"{student_key!r}")
-            check_close(f"state[{student_key!r}]", state_student[student_key],
-                        getattr(state_reference, reference_field), where=where,
-                        rtol=rtol, atol=atol)
+        yield x_student, state_student

@@ -307,7 +307,8 @@ def grading_processes() -> list[str]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        if "_serve()" in line or "gdcourse-sandbox" in line or "gdcourse/sandbox.py" in line:
+        if str(ROOT) in line and ("_serve()" in line or "gdcourse-sandbox" in line
+                                  or "gdcourse/sandbox.py" in line):  # this checkout's only
             found.append(line)
     return found
 
@@ -329,8 +330,8 @@ def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_p
     (folder / "slowpoke" / f"{M}.ipynb").write_text(
         submission(M, correct(M, q1_answer=SLOW_ANSWER)))
     real_limit = grade_module._safety_limit
-    monkeypatch.setattr(grade_module, "_safety_limit", lambda path, timeout: 3.0
-                        if "slowpoke" in str(path) else real_limit(path, timeout))
+    monkeypatch.setattr(grade_module, "_safety_limit", lambda path, timeout, *released: 3.0
+                        if "slowpoke" in str(path) else real_limit(path, timeout, *released))
     log: list[str] = []
     results = grade(folder, ASSIGNMENTS, tmp_path / "grading", timeout=TIMEOUT, workers=1,
                     echo=log.append)
@@ -350,6 +351,15 @@ def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_p
                             for a in ASSIGNMENTS for s in gradebook.assignment_submissions(a)}
     assert graded_notebooks >= {(s, a) for s in chosen for a in ASSIGNMENTS
                                 if CLASS[s][a][0] is not None}
+    # a plain rerun grades the failed notebook again (a failed grade is never kept) and keeps
+    # the others
+    monkeypatch.setattr(grade_module, "_safety_limit", real_limit)
+    log = []
+    again = {(r.student, r.assignment): r for r in grade(
+        folder, ASSIGNMENTS, tmp_path / "grading", timeout=TIMEOUT, workers=1, echo=log.append)}
+    assert (again["slowpoke", M].status, again["slowpoke", M].score) == ("graded", 8.0)
+    assert sum("unchanged since" in line for line in log) == len(
+        [(s, a) for s, a in scores if CLASS[s][a][0] is not None])
 
 
 WRAPPED_ANSWER = """import os
@@ -423,6 +433,41 @@ def test_collect_submissions_from_folders_and_lms_zips(tmp_path):
     assert list(notes) == [("kim", A)]
     assert nbformat.reads(found["Leo-Smith", M].read_text(), as_version=4).cells
     assert found["ivan", A].read_text() == "{ this is not json"
+
+
+def test_collect_reads_only_regular_files_inside_the_submissions_folder(tmp_path):
+    """The submissions folder is untrusted: a symbolic link (to a classmate's notebook, to a
+    solution) or a folder named like a notebook is not read; it fails alone, with a note."""
+    folder = tmp_path / "in"
+    (folder / "ann").mkdir(parents=True)
+    (folder / "ann" / f"{A}.ipynb").write_text(CLASS["alice"][A][0])
+    (folder / "bob" / f"{M}.ipynb").mkdir(parents=True)  # a folder named like a notebook
+    (folder / "carl").mkdir()
+    (folder / "carl" / f"{A}.ipynb").symlink_to(folder / "ann" / f"{A}.ipynb")
+    (folder / "dora").symlink_to(folder / "ann")  # a whole student folder borrowed
+    (folder / "eve").mkdir()
+    (folder / "eve" / f"{M}.ipynb").symlink_to(SOLUTIONS / M / f"{M}.ipynb")
+    notes: dict = {}
+    found = collect_submissions(folder, ASSIGNMENTS, tmp_path / "scratch", notes)
+    assert set(found) == {("ann", A), ("bob", M), ("carl", A), ("eve", M)}
+    assert found["ann", A] == (folder / "ann" / f"{A}.ipynb").resolve()
+    for key in (("bob", M), ("carl", A), ("eve", M)):
+        assert found[key].read_text() == ""  # graded as an invalid notebook
+    assert notes["bob", M] == [f"bob/{M}.ipynb is a folder, not a notebook file: not read"]
+    assert notes["carl", A] == [f"carl/{A}.ipynb is a symbolic link, not a notebook file: "
+                                "not read"]
+    assert "symbolic link" in notes["eve", M][0]
+
+
+def test_the_time_budget_comes_from_the_released_notebook(tmp_path):
+    released = EXERCISES / A / f"{A}.ipynb"
+    padded = nbformat.read(released, as_version=4)
+    padded.cells += [nbformat.v4.new_code_cell("pass") for _ in range(1000)]
+    path = tmp_path / f"{A}.ipynb"
+    path.write_text(nbformat.writes(padded))
+    budget = grade_module._safety_limit(path, 30, released)
+    assert budget == grade_module._safety_limit(released, 30) < 3600
+    assert grade_module._safety_limit(path, 30) > 3600 * 10  # what the cells alone would buy
 
 
 def test_command_line_refuses_bad_arguments(tmp_path, capsys):

@@ -1,0 +1,384 @@
+"""Stage *check*: run each test cell in the grader's process, the student's functions in the kernel.
+
+This is the trust boundary. A test cell of the source notebook (visible tests and the hidden
+region alike) is executed **here**, in the grading worker, in a namespace built from the source
+notebook's locked cells (the instructor's ``imports`` cell: NumPy, :mod:`gdcourse.grading`,
+helpers such as ``adam_init``). Every name a solution cell defines (``adam_step``, ...) is
+bound instead to a :class:`StudentFunction`: calling it sends the function's name and the
+inputs, as plain data, to the student's kernel (:mod:`gdcourse.grader.kernel_side`), which
+calls the student's function and sends back what it returned, checked again as plain data
+(:mod:`gdcourse.grader.wire`). Comparisons, tolerances, expected values, random settings and
+reference implementations never leave this process; nothing the kernel prints while answering
+is read.
+
+A test cell passes when its code runs here without an exception; the message of the exception
+(written by the checks: "step 3 (lr=0.05, ...): x = 13.62, expected 13.71") is the feedback.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gdcourse.grader import wire
+from gdcourse.grader.kernel_side import CALLBACK_PROMPT
+
+HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+MAX_CALLBACKS = 200_000  # per test cell
+
+__all__ = ["CheckFailed", "KernelLink", "SourceChecks", "StudentFunction", "visible_part"]
+
+
+def visible_part(source: str) -> str:
+    """A test cell as students see it: the hidden region removed (what runs in the kernel)."""
+    return HIDDEN_TESTS.sub("", source)
+
+
+class KernelGone(Exception):
+    """The kernel died or did not answer in time while a check was calling into it."""
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message is the grader's own."""
+
+
+def _student_error(name: str, kind: str, message: str) -> Exception:
+    """The exception a student's function raised, rebuilt here as a builtin of the same name
+    (so ``except ValueError`` in a check still works), or a RuntimeError naming it."""
+    text = f"{name} raised {kind}: {message}" if message else f"{name} raised {kind}"
+    cls = getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception) and \
+            cls.__init__ is not None and kind not in ("KeyboardInterrupt", "SystemExit"):
+        try:
+            return cls(text)
+        except Exception:
+            pass
+    return RuntimeError(text)
+
+
+class KernelLink:
+    """Requests from the checks to one running kernel, with a time budget per test cell.
+
+    ``rpc(code, on_input, seconds)`` is provided by the executor (it owns the kernel client):
+    it runs ``code`` in the kernel, answers its ``input()`` prompts with ``on_input`` and returns
+    the text of the :data:`MIME` message the code published (None if it published none), or
+    raises :class:`KernelGone`."""
+
+    def __init__(self, rpc: Callable[[str, Callable[[str], str], float], str | None]) -> None:
+        self.rpc = rpc
+        self.deadline = float("inf")
+        self.failure: BaseException | None = None  # set once the kernel is gone
+        self.callbacks: list[Callable] = []
+        self.callbacks_run: list[int] = []
+        self.sessions: list[_Callback] = []
+
+    def start_cell(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.callbacks, self.callbacks_run, self.sessions = [], [], []
+
+    def _register(self, function: Callable) -> dict:
+        if isinstance(function, StudentFunction):  # the kernel's own function, by name
+            return {"__gd_student__": function.__name__}
+        if not callable(function):
+            raise wire.NotData(wire.describe(function))
+        self.callbacks.append(function)
+        return {"__gd_callback__": len(self.callbacks) - 1}
+
+    def _answer(self, prompt: str) -> str:
+        """Answer the kernel's input() prompt: a function the grader passed is to run here (a
+        callback, in a thread of its own: it may call the student's functions in turn, which
+        the kernel answers through further prompts), or such a nested call has returned."""
+        if not prompt.startswith(CALLBACK_PROMPT):
+            return json.dumps({"error": "this kernel may not ask for input while graded"})
+        try:
+            message = wire.loads(prompt[len(CALLBACK_PROMPT):])
+            if type(message) is not dict:
+                raise wire.NotData("malformed request")
+            if "result" in message:
+                if not self.sessions:
+                    raise wire.NotData("an answer nobody asked for")
+                self.sessions[-1].inbox.put(message["result"])
+            else:
+                if len(self.callbacks_run) > MAX_CALLBACKS:
+                    raise wire.NotData("too many calls")
+                self.callbacks_run.append(1)
+                self.sessions.append(_Callback(self, message))
+        except wire.NotData as error:
+            return json.dumps({"error": str(error)})
+        left = max(0.0, self.deadline - time.monotonic())
+        try:
+            kind, text = self.sessions[-1].outbox.get(timeout=left)
+        except queue.Empty:
+            raise KernelGone("timeout") from None
+        if kind == "answer":
+            self.sessions.pop()
+        return text
+    def request(self, payload: dict) -> dict:
+        if self.failure is not None:
+            raise self.failure
+        session = getattr(_CALLBACK, "session", None)
+        if session is not None:  # inside a callback: the kernel waits on its input() prompt
+            session.outbox.put(("call", wire.dumps({"call": payload})))
+            answer = session.inbox.get()
+            if type(answer) is not dict:
+                raise CheckFailed("the kernel's answer was not data")
+            return answer
+        text = wire.dumps(payload)
+        code = (f"__import__('gdcourse.grader.kernel_side', fromlist=['serve'])"
+                f".serve({text!r})")
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise KernelGone("timeout")
+            reply = self.rpc(code, self._answer, left)
+        except BaseException as error:
+            self.failure = error
+            raise
+        if reply is None:
+            raise CheckFailed("the kernel sent no answer (did the notebook change how cells "
+                              "run?)")
+        try:
+            answer = wire.loads(reply)
+        except wire.NotData as error:
+            raise CheckFailed(f"the kernel's answer was not data ({error})") from None
+        if type(answer) is not dict:
+            raise CheckFailed("the kernel's answer was not data")
+        return answer
+
+
+_CALLBACK = threading.local()
+
+
+class _Callback:
+    """One function of the grader's, called by the student's code, running in a thread: it
+    posts ("call", request) when it needs the kernel and ("answer", text) when done."""
+
+    def __init__(self, link: KernelLink, request: dict) -> None:
+        self.inbox: queue.Queue = queue.Queue()
+        self.outbox: queue.Queue = queue.Queue()
+        threading.Thread(target=self._run, args=(link, request), daemon=True).start()
+
+    def _run(self, link: KernelLink, request: dict) -> None:
+        _CALLBACK.session = self
+        try:
+            function = link.callbacks[request["callback"]]
+            args, kwargs = wire.decode(request["args"]), wire.decode(request["kwargs"])
+            if type(args) is not list or type(kwargs) is not dict:
+                raise wire.NotData("malformed call")
+            text = wire.dumps({"value": wire.encode(function(*args, **kwargs),
+                                                    callback=link._register)})
+        except Exception as error:
+            text = json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
+        self.outbox.put(("answer", text))
+
+
+def _write_back(original: Any, after: Any) -> None:
+    """Apply to ``original`` (an argument here) what the student's function did in place to its
+    copy in the kernel (``after``): arrays, dicts, lists and random generators."""
+    if isinstance(original, np.ndarray) and type(after) is np.ndarray:
+        if original.shape == after.shape and original.flags.writeable:
+            try:
+                np.copyto(original, after, casting="unsafe")
+            except (TypeError, ValueError):
+                pass
+    elif type(original) is dict and type(after) is dict:
+        for key in list(original):
+            if key not in after:
+                del original[key]
+        for key, value in after.items():
+            if key in original and isinstance(original[key], (np.ndarray, dict, list)):
+                _write_back(original[key], value)
+            elif key not in original or not callable(original[key]):
+                original[key] = value
+    elif type(original) is list and type(after) is list:
+        if len(original) == len(after):
+            for index, value in enumerate(after):
+                if isinstance(original[index], (np.ndarray, dict, list)):
+                    _write_back(original[index], value)
+                else:
+                    original[index] = value
+        else:
+            original[:] = after
+    elif isinstance(original, np.random.Generator) and isinstance(after, np.random.Generator):
+        original.bit_generator.state = after.bit_generator.state
+
+
+class StudentFunction:
+    """A function the student defined, as the checks see it: calling it calls it in the kernel."""
+
+    __gdcourse_remote__ = True  # recognised by gdcourse.grading (guarded, compare_steps)
+
+    def __init__(self, link: KernelLink, name: str, guard: tuple | None = None) -> None:
+        self.link, self.__name__, self.guard = link, name, guard
+        self.__qualname__ = name
+
+    def __repr__(self) -> str:
+        return f"<the student's function {self.__name__}>"
+
+    def guarded(self, what: str, forbid: tuple[str, ...]) -> StudentFunction:
+        return StudentFunction(self.link, self.__name__, (what, list(forbid)))
+
+    def _inputs(self, value: Any) -> Any:
+        try:
+            return wire.encode(value, callback=self.link._register)
+        except wire.NotData as error:  # the checks' own inputs: an authoring error
+            raise TypeError(f"a check passed {self.__name__} {error}, which cannot be sent to "
+                            f"the kernel") from None
+
+    def _returned(self, answer: dict, what: str) -> Any:
+        if "reference" in answer:
+            from gdcourse.grading import ReferenceCallError
+
+            raise ReferenceCallError(str(answer["reference"]))
+        if "raised" in answer:
+            kind, message = (list(answer["raised"]) + ["", ""])[:2]
+            raise _student_error(what, str(kind)[:60], str(message)[:400])
+        if "rejected" in answer:
+            raise CheckFailed(f"{what} returned {str(answer['rejected'])[:200]}, which is not "
+                              f"plain data (numbers, strings, lists, tuples, dicts, NumPy "
+                              f"arrays); it was not compared")
+        if "value" not in answer:
+            raise CheckFailed(f"calling {what} failed: {str(answer.get('failed', ''))[:300]}")
+        try:
+            return wire.decode(answer["value"])
+        except wire.NotData as error:
+            raise CheckFailed(f"{what} returned {error}, which is not plain data; it was not "
+                              f"compared") from None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        answer = self.link.request({
+            "do": "call", "function": self.__name__, "args": self._inputs(list(args)),
+            "kwargs": self._inputs(dict(kwargs)), "guard": self.guard})
+        after = answer.get("after")
+        if type(after) is list and len(after) == len(args) + len(kwargs):
+            for original, sent in zip([*args, *kwargs.values()], after, strict=True):
+                if sent is not None:
+                    try:
+                        _write_back(original, wire.decode(sent))
+                    except (wire.NotData, ValueError, TypeError):
+                        pass
+        return self._returned(answer, self.__name__)
+
+    def steps(self, init: Any, x0: Any, gradients: list, hyperparameters: dict,
+              state_fields: list[str], forbid: tuple[str, ...], settings: str):
+        """The student's ``(x, state view)`` after each step of
+        :func:`gdcourse.grading.compare_steps`, run in the kernel in one request."""
+        request = {"do": "steps", "step": self.__name__, "x0": self._inputs(x0),
+                   "gradients": self._inputs(list(gradients)),
+                   "hyperparameters": self._inputs(dict(hyperparameters)),
+                   "state_fields": list(state_fields), "forbid": list(forbid)}
+        if isinstance(init, StudentFunction):
+            request["init"] = init.__name__
+        else:  # the notebook's own init (a locked cell): run here
+            request["state0"] = self._inputs(init(x0.copy() if isinstance(x0, np.ndarray)
+                                                  else x0))
+        answer = self.link.request(request)
+        steps = answer.get("steps")
+        if type(steps) is not list:
+            raise CheckFailed(f"calling {self.__name__} failed: "
+                              f"{str(answer.get('failed', ''))[:300]}")
+        for number, entry in enumerate(steps, start=1):
+            where = f"step {number} ({settings})"
+            try:
+                if type(entry) is not list or len(entry) != 3:
+                    raise wire.NotData("malformed data")
+                x, view, is_mapping = wire.decode(entry[0]), wire.decode(entry[1]), entry[2]
+                if type(view) is not dict:
+                    raise wire.NotData("malformed data")
+            except wire.NotData as error:
+                raise CheckFailed(f"{where}: your function returned {error}, which is not "
+                                  f"plain data; it was not compared") from None
+            yield x, (view if is_mapping is True else None)
+        where = f"step {len(steps) + 1} ({settings})"
+        if "reference" in answer:
+            from gdcourse.grading import ReferenceCallError
+
+            raise ReferenceCallError(str(answer["reference"])[:1000])
+        if "raised" in answer:
+            kind, message = (list(answer["raised"]) + ["", ""])[:2]
+            if answer.get("in init"):
+                raise _student_error("your init function", str(kind)[:60], str(message)[:400])
+            raise CheckFailed(f"{where}: your function raised {str(kind)[:60]}: "
+                              f"{str(message)[:400]}")
+        if "not a pair" in answer:
+            raise CheckFailed(f"{where}: your function must return (x, state), got "
+                              f"{str(answer['not a pair'])[:60]}")
+        if "rejected" in answer:
+            raise CheckFailed(f"{where}: your function returned "
+                              f"{str(answer['rejected'])[:200]}, which is not plain data; it "
+                              f"was not compared")
+
+
+def _defined_names(source: str) -> list[str]:
+    """Top-level names a cell defines (functions, classes, assignments)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+class SourceChecks:
+    """The checks of one assignment, read from its source notebook in ``solutions/``: the
+    test cells by grade id, the locked setup cells, and the names the student defines."""
+
+    def __init__(self, source_notebook) -> None:
+        self.tests: dict[str, str] = {}
+        self.setup: list[Any] = []
+        self.student_names: list[str] = []
+        for cell in source_notebook.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code":
+                continue
+            if meta.get("solution"):
+                self.student_names += _defined_names(cell.source)
+            elif meta.get("grade") and meta.get("grade_id"):
+                self.tests[meta["grade_id"]] = cell.source
+            else:  # a locked setup cell; one with IPython magics (the install cell) is skipped
+                try:
+                    self.setup.append(compile(cell.source, f"<setup {meta.get('grade_id')}>",
+                                              "exec"))
+                except SyntaxError:
+                    continue
+        self.compiled = {grade_id: compile(source, f"<checks {grade_id}>", "exec")
+                         for grade_id, source in self.tests.items()}
+
+    def namespace(self, link: KernelLink) -> dict:
+        """A fresh namespace for one notebook's checks: the setup cells run, the student's
+        names bound to :class:`StudentFunction`."""
+        namespace: dict = {"__name__": "__gdcourse_checks__"}
+        for code in self.setup:
+            exec(code, namespace)  # the instructor's own cells
+        for name in self.student_names:
+            namespace[name] = StudentFunction(link, name)
+        return namespace
+
+    def run(self, grade_id: str, namespace: dict, link: KernelLink, seconds: float,
+            ) -> BaseException | None:
+        """Run the checks of one test cell; None when they pass, else the exception (a
+        :class:`KernelGone` from the link is raised: the kernel must be restarted)."""
+        link.start_cell(seconds)
+        failure: BaseException | None = None
+        try:
+            exec(self.compiled[grade_id], namespace)
+        except Exception as error:
+            failure = error
+        if link.failure is not None:
+            raise link.failure
+        return failure
