@@ -64,7 +64,8 @@ PASSED_ENVIRONMENT = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "GDCOURSE_GR
                       "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 __all__ = ["KERNEL_NAME", "Limits", "SandboxError", "bubblewrap", "bwrap_command",
-           "install_kernelspec", "ipc_address", "verify"]
+           "install_kernelspec", "ipc_address", "memory_cgroup", "prepare_runtime",
+           "remove_runtime", "time_budget", "verify"]
 
 
 class SandboxError(RuntimeError):
@@ -134,6 +135,25 @@ def install_kernelspec(folder: Path, limits: Limits = Limits()) -> Path:
         "language": "python", "interrupt_mode": "signal",
         "metadata": {"debugger": False}}, indent=1), encoding="utf-8")
     return spec
+
+
+def time_budget(released: Path, cell_timeout: int, *, startup: float = 120) -> float:
+    """Seconds the grader may spend on one submission as a whole (then it stops the kernel and
+    scores what ran): ``startup`` plus twice the per-cell limit for every code cell of the
+    RELEASED notebook and five more. Counting the student's own cells instead would let a
+    notebook of a thousand cells run for hours."""
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float)):
+        raise TypeError(f"cell_timeout must be a number of seconds, got "
+                        f"{type(cell_timeout).__name__}")
+    if not cell_timeout > 0:
+        raise ValueError(f"cell_timeout must be positive, got {cell_timeout}")
+    try:
+        cells = json.loads(Path(released).read_text(encoding="utf-8"))["cells"]
+        code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code" for c in cells)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"released must be the released notebook, but {released} cannot be "
+                         f"read as one: {error}") from None
+    return startup + cell_timeout * (code_cells + 5) * 2
 
 
 def ipc_address() -> str:
