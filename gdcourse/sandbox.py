@@ -56,6 +56,7 @@ KERNEL_NAME = "gdcourse-sandbox"
 FIRST_KERNEL_UID = 2_000_000  # + the launcher's pid: far above any real user
 CONNECTION_FILE = "/tmp/gdcourse-kernel.json"  # where the kernel reads its connection, inside
 HOME = "/tmp/home"
+WORKDIR = "/submission"  # the kernel's working folder, inside: no host path, no student's name
 SYSTEM_FOLDERS = ("usr", "etc", "opt")  # mounted read-only as they are
 MIB = 1024 * 1024
 SOCKET_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
@@ -514,8 +515,8 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     a user namespace maps the grader's own user, who is subject to the limits anyway.
 
     The kernel writes only to scratch space: a size-limited tmpfs on ``/tmp`` and another on
-    its working folder, where the files of ``workdir`` are mounted read-only (notebooks
-    blanked); both vanish with the sandbox. Its sockets go to its runtime folder
+    its working folder, :data:`WORKDIR` inside, where the files of ``workdir`` are mounted
+    read-only (notebooks blanked); both vanish with the sandbox. Its sockets go to its runtime folder
     (:func:`prepare_runtime`). The sandbox's first process (PID 1, whose command line any
     process inside can read) is this file's small init, not ``bwrap`` with its mounts.
     """
@@ -536,7 +537,7 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     command += ["--die-with-parent", "--as-pid-1", *_system_mounts(), "--proc", "/proc",
                 "--dev", "/dev", "--size", scratch, "--perms", "1777", "--tmpfs", "/tmp"]
     folders = _python_folders()
-    mount_points = folders + [sockets, workdir]
+    mount_points = folders + [sockets]
     # Mount points deep inside /tmp (the sandbox's own, writable /tmp) get their folders above
     # them on a tmpfs of their own, made read-only below like the sandbox's root.
     sealed = sorted({Path("/tmp", point.relative_to("/tmp").parts[0]) for point in mount_points
@@ -548,19 +549,20 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
     command += ["--bind", str(runtime), str(sockets),
-                "--size", scratch, "--perms", "1777", "--tmpfs", str(workdir)]
+                "--size", scratch, "--perms", "1777", "--tmpfs", WORKDIR]
     for entry in sorted(workdir.iterdir()):
+        inside = f"{WORKDIR}/{entry.name}"
         if entry.suffix == ".ipynb":  # the autograded copy holds the hidden tests: blanked
-            command += ["--ro-bind", "/dev/null", str(entry)]
+            command += ["--ro-bind", "/dev/null", inside]
         elif not entry.is_symlink():  # a link could lead anywhere outside
-            command += ["--ro-bind", str(entry), str(entry)]
+            command += ["--ro-bind", str(entry), inside]
     command += ["--perms", "0444", "--file", str(connection_fd), CONNECTION_FILE]
     # The sandbox's own root and the sealed tmpfs (the folders made above for mount points)
     # read-only: in a user namespace the kernel would own them and could create files there
     # (private to the sandbox, but a submission should find nowhere to write but its scratch).
     for folder in ["/", *map(str, sealed)]:
         command += ["--remount-ro", folder]
-    command += ["--chdir", str(workdir), "--clearenv"]
+    command += ["--chdir", WORKDIR, "--clearenv"]
     environment = {"HOME": HOME, "USER": "student", "LANG": "C.UTF-8",
                    "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython",

@@ -62,12 +62,15 @@ def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
     # scratch: size-limited tmpfs on /tmp and on the working folder, its files read-only on it
     tmpfs = {command[i + 1]: command[i - 3] for i in range(3, len(command) - 1)
              if command[i] == "--tmpfs" and command[i - 4] == "--size"}
-    assert tmpfs == {"/tmp": str(32 * 2**20), str(workdir.resolve()): str(32 * 2**20)}
-    assert ("--ro-bind", str(workdir.resolve() / "data.csv")) in binds
-    assert not any(target == str(workdir.resolve() / "link") for _, target in binds)
+    assert tmpfs == {"/tmp": str(32 * 2**20), sandbox.WORKDIR: str(32 * 2**20)}
+    assert ("--ro-bind", f"{sandbox.WORKDIR}/data.csv") in binds
+    assert not any(target.endswith("/link") for _, target in binds)
+    assert command[command.index("--chdir") + 1] == sandbox.WORKDIR
+    assert not any(str(workdir) in argument for argument in command
+                   if not argument.startswith(str(workdir) + "/"))  # only as a mount's source
     assert ("--ro-bind", str(Path(sys.prefix).resolve())) in binds
     assert ("--ro-bind", str(ROOT / "gdcourse")) in binds
-    assert ("--ro-bind", str(workdir.resolve() / "ch02.ipynb")) in binds  # blanked by /dev/null
+    assert ("--ro-bind", f"{sandbox.WORKDIR}/ch02.ipynb") in binds  # blanked by /dev/null
     mounted = [target for _, target in binds]
     assert str(ROOT) not in mounted and str(ROOT / "solutions") not in mounted
     needed = (sys.prefix, sys.base_prefix, str(ROOT / "gdcourse"))  # may live in the home
