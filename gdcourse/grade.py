@@ -158,7 +158,9 @@ def _resilient_execute_class():
                 return message
         return None
 
-    class ResilientExecute(Execute):
+    from gdcourse.outputcap import CappedOutputs
+
+    class ResilientExecute(CappedOutputs, Execute):
         """nbgrader's ``Execute``, except that a cell which kills the kernel, or leaves it busy
         after its time limit, does not end the run: the cell gets an error output (so its
         question scores 0), the kernel is restarted, the cells before it are run again (minus
@@ -540,7 +542,9 @@ def _check_workers(workers) -> int:
 
 def _safety_limit(path: Path, timeout: int) -> float:
     """Seconds after which the pipeline stops grading a notebook (kills its worker): twice the
-    per-cell limit for every code cell and five more, plus two minutes."""
+    per-cell limit for every code cell and five more, plus two minutes. ``path`` is the
+    RELEASED notebook (a student's own cell count must not buy time); the same rule is
+    :func:`gdcourse.sandbox.time_budget`."""
     code_cells = 0
     try:
         if path.stat().st_size <= MAX_NOTEBOOK_BYTES:
@@ -1133,13 +1137,15 @@ def _check_sandbox(nbgrader: _Nbgrader, limits, echo) -> None:
     canary.parent.mkdir(parents=True, exist_ok=True)
     canary.write_text("the grading sandbox must hide this file")
     try:
-        sandbox.verify(env, limits, [canary, SOLUTIONS, nbgrader.grading_dir / "gradebook.db"])
+        found = sandbox.verify(env, limits,
+                               [canary, SOLUTIONS, nbgrader.grading_dir / "gradebook.db"])
     except sandbox.SandboxError as error:
         raise RuntimeError(f"{error}; --no-sandbox grades without it, unsafely") from None
     finally:
         canary.unlink()
     echo(f"sandbox: every kernel runs in bubblewrap with no network, {limits.memory_mib} MiB, "
-         f"{limits.cpu_seconds} s of CPU, {limits.processes} processes (checked)")
+         f"{limits.cpu_seconds} s of CPU, {limits.processes} processes (checked); memory "
+         f"bound: {found['memory_bound']}")
 
 
 def grade(submissions: Path, assignments: list[str] | None = None,
@@ -1255,7 +1261,9 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     "do": "grade", "student": student, "assignment": assignment,
                     "path": str(path), "released": str(scratch / "release" / assignment /
                                                        f"{assignment}.ipynb"),
-                    "base": asdict(bases[student, assignment])}, _safety_limit(path, timeout))
+                    "base": asdict(bases[student, assignment])},
+                    _safety_limit(scratch / "release" / assignment / f"{assignment}.ipynb",
+                                  timeout))
             while pool.busy():
                 for key, reply, failure, seconds in pool.wait():
                     result = bases[key]

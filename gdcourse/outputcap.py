@@ -6,9 +6,16 @@ time runs out makes the process that grades it hold all of it (over 1 GiB in a f
 among them) that keeps at most :attr:`~CappedOutputs.max_cell_output_bytes` of output per cell
 and :attr:`~CappedOutputs.max_notebook_output_bytes` per notebook; past either it drops the
 outputs and says so once in the cell. Error outputs are always kept (nbgrader scores a test
-cell by them), with their traceback cut to the same bound. A single message larger than
-:attr:`~CappedOutputs.max_message_bytes` is refused by ZeroMQ before it is read at all (its
-connection is dropped and made again; the kernel's later messages still arrive).
+cell by them), with their traceback cut to the same bound, and a cell whose execution reply
+says it failed gets one even if its error message never came on IOPub.
+
+Messages are bounded before they are read, in ZeroMQ: at most
+:attr:`~CappedOutputs.max_queued_messages` wait per channel (the kernel drops IOPub messages
+past that) and none is larger than :attr:`~CappedOutputs.max_message_bytes`. A larger one
+breaks the IOPub connection for the rest of the notebook: later outputs are lost (each later
+cell then waits ``iopub_timeout`` for its end), but errors still come with the execution
+replies, so test cells are scored as before. The grader then holds at most about
+``max_queued_messages * max_message_bytes`` of messages plus the kept outputs.
 
 Use it before the client class: ``class Executor(CappedOutputs, Execute): ...``.
 """
@@ -58,9 +65,6 @@ class CappedOutputs(Configurable):
     max_notebook_output_bytes = Integer(
         16 * 1024 * 1024, help="Output kept per notebook (bytes); past it outputs are dropped."
     ).tag(config=True)
-    max_message_bytes = Integer(
-        64 * 1024 * 1024, help="Largest kernel message read at all (ZeroMQ MAXMSGSIZE)."
-    ).tag(config=True)
 
     _OUTPUTS = frozenset({"stream", "display_data", "execute_result", "update_display_data"})
 
@@ -71,12 +75,48 @@ class CappedOutputs(Configurable):
             self.__dict__["_capped_outputs"] = state
         return state
 
-    async def async_start_new_kernel(self, **kwargs):
-        if getattr(self, "km", None) is not None:  # sockets made from now on refuse huge messages
-            import zmq
+    max_message_bytes = Integer(
+        16 * 1024 * 1024, help="Largest kernel message the grader reads (ZeroMQ MAXMSGSIZE; "
+                               "a larger one drops the connection, which is made again)."
+    ).tag(config=True)
+    max_queued_messages = Integer(
+        32, help="Kernel messages queued in the grader per channel (ZeroMQ RCVHWM; past it "
+                 "the kernel's IOPub drops them)."
+    ).tag(config=True)
 
-            self.km.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
-        return await super().async_start_new_kernel(**kwargs)
+    async def async_start_new_kernel_client(self):
+        """Connect to the kernel with at most :attr:`max_queued_messages` queued a channel: a
+        kernel printing faster than the grader reads must not fill the grader's memory."""
+        import zmq
+
+        make_client = self.km.client
+
+        def capped_client(**kwargs):  # the client makes its own ZeroMQ context: set it there
+            client = make_client(**kwargs)
+            client.context.setsockopt(zmq.RCVHWM, self.max_queued_messages)
+            client.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+            return client
+
+        self.km.client = capped_client
+        try:
+            return await super().async_start_new_kernel_client()
+        finally:
+            del self.km.client
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        """A cell whose execution failed keeps an error output even if the kernel's error
+        message never arrived on IOPub (nbgrader scores test cells by their error outputs)."""
+        content = (exec_reply or {}).get("content", {})
+        if content.get("status") == "error" and not any(
+                output.get("output_type") == "error" for output in cell.get("outputs", [])):
+            from nbformat import NotebookNode
+
+            error = _cut_error({"ename": content.get("ename", "Error"),
+                                "evalue": content.get("evalue", ""),
+                                "traceback": content.get("traceback", [])},
+                               self.max_cell_output_bytes)
+            cell.setdefault("outputs", []).append(NotebookNode(output_type="error", **error))
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
 
     def process_message(self, msg, cell, cell_index):
         msg_type = msg.get("msg_type", "")

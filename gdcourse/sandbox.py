@@ -15,18 +15,30 @@ whose argv runs this file instead of ``ipykernel_launcher``::
 
 1. *Outside* (as the grader): the launcher reads the connection file. The kernel must talk to the
    grader over Unix sockets (``"transport": "ipc"``): the sandbox has no network at all, not even
-   the host's loopback. Then it replaces itself with ``bwrap``.
+   the host's loopback. It makes the kernel's own runtime folder (:func:`prepare_runtime`) and,
+   where it can, a memory cgroup for the sandbox as a whole (:func:`memory_cgroup`), then starts
+   ``bwrap`` with nothing inherited but ``/dev/null``, a pipe for output (copied, capped, to
+   the grader's log) and the connection file, and stays as the process the grader knows as the
+   kernel: when the sandbox ends it removes the cgroup and the runtime folder.
 2. ``bwrap`` builds new mount, PID, network, IPC and UTS namespaces (and a user namespace when
    the grader is not root) in which the kernel sees only: the operating system and the Python
-   environment, read-only; the package ``gdcourse`` itself, read-only; the submission's working
-   folder (writable, with the notebooks in it blanked out: the autograded copy holds the
-   restored hidden tests); the kernel's socket folder; a private ``/tmp`` and home. Everything
-   else (``solutions/``, the gradebook, the other students' folders, the instructor's home)
-   simply does not exist inside.
-3. *Inside*: the same file, run with ``--inside``, sets the resource limits (address space, CPU
-   seconds, processes, file size, no core dumps). A root grader's kernel then becomes a user of
-   its own (:func:`kernel_uid`; root would ignore the process limit, and a shared user would
-   share it), which owns just its two writable folders. Then ``ipykernel_launcher`` runs.
+   environment, read-only; the package ``gdcourse`` itself, read-only; its runtime folder;
+   size-limited scratch space on ``/tmp`` and on its working folder ``/submission`` (where
+   the submission's files are mounted read-only, the notebooks blanked out: the autograded
+   copy holds the restored hidden tests), gone with the sandbox. Everything else
+   (``solutions/``, the gradebook, the other students' folders, the grader's log, the
+   instructor's home) simply does not exist inside.
+3. *Inside*: the same file, run with ``--inside``, is the sandbox's PID 1 (so
+   ``/proc/1/cmdline`` shows no ``bwrap`` command line): it reaps processes and starts the
+   kernel as its child, which sets the resource limits (address space, CPU seconds, processes,
+   file size, no core dumps). A root grader's kernel then becomes a user of its own
+   (:func:`kernel_uid`; root would ignore the process limit, and a shared user would share
+   it). Then ``ipykernel_launcher`` runs.
+
+The memory cgroup needs a writable cgroup v1 ``memory`` hierarchy (a root grader) or a cgroup
+v2 that delegates the ``memory`` controller to the grader. Without one, memory is bounded per
+process only (forked children each get the full address space): the launcher writes that into
+the grader's log, and :func:`verify` reports it (``memory_bound``) for the grading log.
 
 What the sandbox cannot do
 --------------------------
@@ -516,9 +528,9 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
 
     The kernel writes only to scratch space: a size-limited tmpfs on ``/tmp`` and another on
     its working folder, :data:`WORKDIR` inside, where the files of ``workdir`` are mounted
-    read-only (notebooks blanked); both vanish with the sandbox. Its sockets go to its runtime folder
-    (:func:`prepare_runtime`). The sandbox's first process (PID 1, whose command line any
-    process inside can read) is this file's small init, not ``bwrap`` with its mounts.
+    read-only (notebooks blanked); both vanish with the sandbox. Its sockets go to its runtime
+    folder (:func:`prepare_runtime`). The sandbox's first process (PID 1, whose command line
+    any process inside can read) is this file's small init, not ``bwrap`` with its mounts.
     """
     info = _connection(connection_file)
     sockets = Path(info["ip"]).parent

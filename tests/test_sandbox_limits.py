@@ -329,22 +329,27 @@ print(json.dumps({"grew_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                   "outputs": [cell.outputs for cell in nb.cells]}))
 """
 FLOOD = """
-line = "x" * 1000 + "\\n"
+import sys
 for _ in range(300):
-    print(line * 1000, end="")  # 300 MB in all
+    sys.stdout.write("x" * 999_999 + "\\n")  # 300 MB in all, in messages of 1 MB
+    sys.stdout.flush()
+raise AssertionError("the test failed after the flood")
+"""
+ONE_HUGE_MESSAGE = """
+print("x" * 200_000_000)  # one message of 200 MB
 raise AssertionError("the test failed after the flood")
 """
 
 
-def _grade_flood(capped: bool) -> dict:
-    run = subprocess.run([sys.executable, "-c", GRADER, FLOOD, "capped" if capped else "plain"],
+def _grade(code: str, capped: bool = True) -> dict:
+    run = subprocess.run([sys.executable, "-c", GRADER, code, "capped" if capped else "plain"],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_a_printing_flood_does_not_inflate_the_grader():
-    capped = _grade_flood(True)
+    capped = _grade(FLOOD)
     flood, after = capped["outputs"]
     kept = sum(len(json.dumps(output)) for output in flood)
     assert kept <= CappedOutputs.max_cell_output_bytes.default_value + 10_000
@@ -352,9 +357,17 @@ def test_a_printing_flood_does_not_inflate_the_grader():
     assert flood[-1]["output_type"] == "error"  # the failing test still fails
     assert flood[-1]["evalue"] == "the test failed after the flood"
     assert after[0]["text"] == "after\n"  # the next cell's output is kept
-    assert capped["grew_kib"] < 200 * 1024
-    plain = _grade_flood(False)  # what the cap is for
-    assert plain["grew_kib"] > capped["grew_kib"] + 150 * 1024
+    assert capped["grew_kib"] < 150 * 1024
+    plain = _grade(FLOOD, capped=False)  # what the cap is for
+    assert plain["grew_kib"] > capped["grew_kib"] + 250 * 1024
+
+
+def test_one_huge_message_is_refused_and_the_test_still_fails():
+    capped = _grade(ONE_HUGE_MESSAGE)
+    flood, _ = capped["outputs"]  # IOPub is gone from here on: no output of the next cell
+    assert [output["output_type"] for output in flood] == ["error"]  # from the reply
+    assert flood[0]["evalue"] == "the test failed after the flood"
+    assert capped["grew_kib"] < 150 * 1024
 
 
 def test_a_huge_traceback_is_cut_but_stays_an_error():
