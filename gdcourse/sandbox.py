@@ -175,6 +175,7 @@ def ipc_address() -> str:
     bytes). The folder is removed when this process exits."""
     folder = tempfile.mkdtemp(prefix="gdcourse-ipc-", dir="/tmp")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    atexit.register(sweep_cgroups)
     return f"{folder}/kernel"
 
 
@@ -468,12 +469,19 @@ def memory_cgroup() -> tuple[Path | None, str]:
     return None, "; ".join(reasons) or "no memory cgroup hierarchy is mounted"
 
 
-def _make_cgroup(parent: Path, limits: Limits) -> Path:
-    """A new cgroup under ``parent`` holding at most ``limits.memory_mib`` (and no swap)."""
-    for stale in parent.glob("gdcourse-sandbox-*"):  # of launchers that were killed
+def sweep_cgroups() -> None:
+    """Remove the memory cgroups of sandbox launchers that were killed (a killed launcher
+    cannot remove its own; a kernel stopped the usual way leaves none)."""
+    parent, _ = memory_cgroup()
+    for stale in parent.glob("gdcourse-sandbox-*") if parent is not None else ():
         pid = _owner_pid(stale)
         if pid is not None and not _alive(pid):
             _remove_cgroup(stale, wait=0)
+
+
+def _make_cgroup(parent: Path, limits: Limits) -> Path:
+    """A new cgroup under ``parent`` holding at most ``limits.memory_mib`` (and no swap)."""
+    sweep_cgroups()
     folder = parent / f"gdcourse-sandbox-{os.getpid()}"
     folder.mkdir()
     limit = str(limits.memory_mib * MIB)
@@ -596,11 +604,29 @@ def _write_all(fd: int, data: bytes) -> None:
             return
 
 
-def _relay(source: int) -> None:
+def _relay(source: int, process) -> None:
     """Copy what the sandbox writes to its stdout and stderr to this launcher's stderr (the
-    worker's log), up to :data:`RELAY_BYTES`; drop the rest, reading on until the end."""
+    worker's log), up to :data:`RELAY_BYTES`; drop the rest, reading on until the end. Should
+    the grader that started this launcher end first, end the sandbox (``bwrap`` then ends with
+    its parent, this launcher), as the kernel would if it were the grader's own child."""
+    import select
+
+    parent = os.getppid()
+    try:
+        watch = [os.pidfd_open(parent)]  # readable once the grader has ended
+    except (AttributeError, OSError):
+        watch = []  # then look every second whether this launcher lost its parent
     passed = 0
-    while chunk := os.read(source, 1 << 16):
+    while True:
+        readable, _, _ = select.select([source, *watch], [], [], 1.0)
+        if (watch and watch[0] in readable) or os.getppid() != parent:
+            process.kill()
+            break
+        if source not in readable:
+            continue
+        chunk = os.read(source, 1 << 16)
+        if not chunk:
+            break
         if passed < RELAY_BYTES:
             part = chunk[:RELAY_BYTES - passed]
             _write_all(2, part)
@@ -608,21 +634,8 @@ def _relay(source: int) -> None:
             if passed >= RELAY_BYTES:
                 _write_all(2, b"\n[gdcourse sandbox: the rest of this kernel's stdout and "
                               b"stderr is dropped]\n")
-    os.close(source)
-
-
-def _die_with_parent() -> None:
-    """End this launcher (and with it the sandbox: ``bwrap --die-with-parent``) when the grader
-    that started it ends, as the kernel would if it were the grader's own child."""
-    import ctypes
-    import signal
-
-    parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
-        raise SandboxError(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
-    if os.getppid() != parent:  # the grader ended before that was set
-        raise SystemExit(1)
+    for fd in (source, *watch):
+        os.close(fd)
 
 
 def launch(connection_file: Path, limits: Limits) -> int:
@@ -640,7 +653,6 @@ def launch(connection_file: Path, limits: Limits) -> int:
     import signal
     import subprocess
 
-    _die_with_parent()
     connection_file = Path(connection_file)
     info = _connection(connection_file)
     runtime = prepare_runtime(info)
@@ -657,9 +669,12 @@ def launch(connection_file: Path, limits: Limits) -> int:
     connection_fd = os.open(connection_file, os.O_RDONLY)
     read_end, write_end = os.pipe()
 
-    def join_cgroup() -> None:  # in the child, before bwrap starts
+    def prepare_bwrap() -> None:  # in the child, before bwrap starts
         if cgroup is not None:
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+        # An interrupt goes to the whole process group: bwrap must outlive it (it would take
+        # the sandbox with it); the kernel inside sets its own handler (:func:`run_inside`).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         # the grader signals the whole process group: the kernel inside acts on it; this
@@ -670,11 +685,11 @@ def launch(connection_file: Path, limits: Limits) -> int:
             process = subprocess.Popen(
                 bwrap_command(connection_file, Path.cwd(), limits, connection_fd),
                 stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
-                pass_fds=(connection_fd,), preexec_fn=join_cgroup)
+                pass_fds=(connection_fd,), preexec_fn=prepare_bwrap)
         finally:
             os.close(write_end)
             os.close(connection_fd)
-        _relay(read_end)
+        _relay(read_end, process)
         return process.wait()
     finally:
         remove_runtime(runtime)
@@ -693,11 +708,13 @@ def run_inside(connection_file: str, limits: Limits, user: int | None = None) ->
     import traceback
 
     if os.getpid() != 1:  # not the sandbox's first process: just be the kernel
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored by bwrap
         enter_kernel(connection_file, limits, user)
         return 0
     kernel = os.fork()
     if kernel == 0:
         code = 1
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored by bwrap
         try:
             enter_kernel(connection_file, limits, user)
             code = 0

@@ -384,3 +384,90 @@ def test_a_huge_traceback_is_cut_but_stays_an_error():
     (error,) = nb.cells[0].outputs
     assert error["output_type"] == "error" and error["ename"] == "ValueError"
     assert len(json.dumps(error)) < 110_000
+
+
+# ------------------------------------------------------------------------------------------------
+# The launcher in between: interrupts reach the kernel; the sandbox ends with its grader
+# ------------------------------------------------------------------------------------------------
+
+INTERRUPTS = """
+import json, sys, time
+from jupyter_client.manager import KernelManager
+from gdcourse.sandbox import KERNEL_NAME, ipc_address
+
+km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=ipc_address())
+km.start_kernel(cwd=sys.argv[1])
+kc = km.client()
+kc.start_channels()
+kc.wait_for_ready(timeout=60)
+print(json.dumps({"launcher": km.provisioner.process.pid}), flush=True)
+if sys.argv[2] == "interrupt":
+    msg_id = kc.execute("import time; time.sleep(60)")
+    time.sleep(2)
+    started = time.monotonic()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:  # kernel_info replies left over
+        reply = kc.get_shell_msg(timeout=30)
+    after = kc.execute_interactive("print(6 * 7)", timeout=30)
+    print(json.dumps({"ename": reply["content"].get("ename"),
+                      "seconds": time.monotonic() - started,
+                      "after": after["content"]["status"]}), flush=True)
+    km.shutdown_kernel()
+else:
+    time.sleep(600)  # killed by the test
+"""
+
+
+def _start(tmp_path: Path, mode: str) -> subprocess.Popen:
+    spec = tmp_path / "jupyter"
+    sandbox.install_kernelspec(spec, Limits(memory_mib=1024))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return subprocess.Popen([sys.executable, "-c", INTERRUPTS, str(workdir), mode],
+                            env={**os.environ, "JUPYTER_PATH": str(spec)},
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_an_interrupt_reaches_the_kernel_through_the_launcher(tmp_path):
+    grader = _start(tmp_path, "interrupt")
+    out, _ = grader.communicate(timeout=300)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["ename"] == "KeyboardInterrupt" and result["seconds"] < 10, result
+    assert result["after"] == "ok"  # the kernel lives on
+
+
+def _kernel_processes(uid: int) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if any(line.startswith("Uid:") and str(uid) in line.split() for line in
+               status.splitlines()):
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="finds the kernel by the user a root grader gives it")
+def test_the_sandbox_ends_with_its_grader(tmp_path):
+    import signal
+    import time
+
+    grader = _start(tmp_path, "wait")
+    launcher = json.loads(grader.stdout.readline())["launcher"]
+    kernel_user = sandbox.FIRST_KERNEL_UID + launcher
+    assert _kernel_processes(kernel_user)  # the kernel runs, as its own user
+    grader.send_signal(signal.SIGKILL)  # a grading worker killed at its time limit
+    grader.wait()
+    grader.stdout.close()
+    end = time.monotonic() + 20
+    while time.monotonic() < end and (sandbox._alive(launcher) or
+                                      _kernel_processes(kernel_user)):
+        time.sleep(0.2)
+    assert not _kernel_processes(kernel_user)
+    assert not sandbox._alive(launcher)
+    parent, _ = sandbox.memory_cgroup()
+    if parent is not None:  # the launcher removed its cgroup on its way out
+        assert not (parent / f"gdcourse-sandbox-{launcher}").exists()
