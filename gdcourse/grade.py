@@ -542,9 +542,7 @@ def _check_workers(workers) -> int:
 
 def _safety_limit(path: Path, timeout: int) -> float:
     """Seconds after which the pipeline stops grading a notebook (kills its worker): twice the
-    per-cell limit for every code cell and five more, plus two minutes. ``path`` is the
-    RELEASED notebook (a student's own cell count must not buy time); the same rule is
-    :func:`gdcourse.sandbox.time_budget`."""
+    per-cell limit for every code cell and five more, plus two minutes."""
     code_cells = 0
     try:
         if path.stat().st_size <= MAX_NOTEBOOK_BYTES:
@@ -1261,9 +1259,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     "do": "grade", "student": student, "assignment": assignment,
                     "path": str(path), "released": str(scratch / "release" / assignment /
                                                        f"{assignment}.ipynb"),
-                    "base": asdict(bases[student, assignment])},
-                    _safety_limit(scratch / "release" / assignment / f"{assignment}.ipynb",
-                                  timeout))
+                    "base": asdict(bases[student, assignment])}, _safety_limit(path, timeout))
             while pool.busy():
                 for key, reply, failure, seconds in pool.wait():
                     result = bases[key]
