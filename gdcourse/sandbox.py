@@ -608,8 +608,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def _relay(source: int, process) -> None:
     """Copy what the sandbox writes to its stdout and stderr to this launcher's stderr (the
     worker's log), up to :data:`RELAY_BYTES`; drop the rest, reading on until the end. Should
-    the grader that started this launcher end first, end the sandbox (``bwrap`` then ends with
-    its parent, this launcher), as the kernel would if it were the grader's own child."""
+    the grader process that started this launcher end first (and :func:`_die_with_parent` not
+    have struck), end the sandbox and clean up."""
     import select
 
     parent = os.getppid()
@@ -639,6 +639,22 @@ def _relay(source: int, process) -> None:
         os.close(fd)
 
 
+def _die_with_parent() -> None:
+    """Be killed the moment the thread of the grader that started this launcher ends (as
+    ``bwrap --die-with-parent`` was when it was the grader's child; ``bwrap`` then ends with
+    this launcher, and the sandbox with ``bwrap``). The kernel's runtime folder and cgroup are
+    then swept later (:func:`prepare_runtime`, :func:`sweep_cgroups`)."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        raise SandboxError(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != parent:  # the grader ended before that was set
+        raise SystemExit(1)
+
+
 def launch(connection_file: Path, limits: Limits) -> int:
     """Run the sandboxed kernel for ``connection_file`` and wait for it; return its exit status.
 
@@ -654,6 +670,7 @@ def launch(connection_file: Path, limits: Limits) -> int:
     import signal
     import subprocess
 
+    _die_with_parent()
     connection_file = Path(connection_file)
     info = _connection(connection_file)
     runtime = prepare_runtime(info)
