@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -23,7 +22,6 @@ from gdcourse.sandbox import Limits
 
 pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap")
 
-MIB = 2**20
 
 WORKER = """
 import json, os, sys
@@ -163,7 +161,7 @@ def test_forked_children_share_one_memory_bound(tmp_path):
     assert _held(outputs[0]) < 4, outputs[0]
     assert outputs[1].startswith("42\n")  # the next kernel starts with a fresh bound
     assert "bounded per process only" not in log
-    assert not list(parent.glob(f"gdcourse-sandbox-*")) or all(
+    assert not list(parent.glob("gdcourse-sandbox-*")) or all(
         sandbox._alive(sandbox._owner_pid(p)) for p in parent.glob("gdcourse-sandbox-*"))
 
 
