@@ -15,18 +15,30 @@ whose argv runs this file instead of ``ipykernel_launcher``::
 
 1. *Outside* (as the grader): the launcher reads the connection file. The kernel must talk to the
    grader over Unix sockets (``"transport": "ipc"``): the sandbox has no network at all, not even
-   the host's loopback. Then it replaces itself with ``bwrap``.
+   the host's loopback. It makes the kernel's own runtime folder (:func:`prepare_runtime`) and,
+   where it can, a memory cgroup for the sandbox as a whole (:func:`memory_cgroup`), then starts
+   ``bwrap`` with nothing inherited but ``/dev/null``, a pipe for output (copied, capped, to
+   the grader's log) and the connection file, and stays as the process the grader knows as the
+   kernel: when the sandbox ends it removes the cgroup and the runtime folder.
 2. ``bwrap`` builds new mount, PID, network, IPC and UTS namespaces (and a user namespace when
    the grader is not root) in which the kernel sees only: the operating system and the Python
-   environment, read-only; the package ``gdcourse`` itself, read-only; the submission's working
-   folder (writable, with the notebooks in it blanked out: the autograded copy holds the
-   restored hidden tests); the kernel's socket folder; a private ``/tmp`` and home. Everything
-   else (``solutions/``, the gradebook, the other students' folders, the instructor's home)
-   simply does not exist inside.
-3. *Inside*: the same file, run with ``--inside``, sets the resource limits (address space, CPU
-   seconds, processes, file size, no core dumps). A root grader's kernel then becomes a user of
-   its own (:func:`kernel_uid`; root would ignore the process limit, and a shared user would
-   share it), which owns just its two writable folders. Then ``ipykernel_launcher`` runs.
+   environment, read-only; the package ``gdcourse`` itself, read-only; its runtime folder;
+   size-limited scratch space on ``/tmp`` and on its working folder ``/submission`` (where
+   the submission's files are mounted read-only, the notebooks blanked out: the autograded
+   copy holds the restored hidden tests), gone with the sandbox. Everything else
+   (``solutions/``, the gradebook, the other students' folders, the grader's log, the
+   instructor's home) simply does not exist inside.
+3. *Inside*: the same file, run with ``--inside``, is the sandbox's PID 1 (so
+   ``/proc/1/cmdline`` shows no ``bwrap`` command line): it reaps processes and starts the
+   kernel as its child, which sets the resource limits (address space, CPU seconds, processes,
+   file size, no core dumps). A root grader's kernel then becomes a user of its own
+   (:func:`kernel_uid`; root would ignore the process limit, and a shared user would share
+   it). Then ``ipykernel_launcher`` runs.
+
+The memory cgroup needs a writable cgroup v1 ``memory`` hierarchy (a root grader) or a cgroup
+v2 that delegates the ``memory`` controller to the grader. Without one, memory is bounded per
+process only (forked children each get the full address space): the launcher writes that into
+the grader's log, and :func:`verify` reports it (``memory_bound``) for the grading log.
 
 What the sandbox cannot do
 --------------------------
@@ -48,6 +60,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +68,17 @@ KERNEL_NAME = "gdcourse-sandbox"
 FIRST_KERNEL_UID = 2_000_000  # + the launcher's pid: far above any real user
 CONNECTION_FILE = "/tmp/gdcourse-kernel.json"  # where the kernel reads its connection, inside
 HOME = "/tmp/home"
+WORKDIR = "/submission"  # the kernel's working folder, inside: no host path, no student's name
 SYSTEM_FOLDERS = ("usr", "etc", "opt")  # mounted read-only as they are
+MIB = 1024 * 1024
+SOCKET_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+RELAY_BYTES = 64 * 1024  # of a kernel's own stdout/stderr copied to the grader's log
 PASSED_ENVIRONMENT = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "GDCOURSE_GRADING_SEED",
                       "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 __all__ = ["KERNEL_NAME", "Limits", "SandboxError", "bubblewrap", "bwrap_command",
-           "install_kernelspec", "ipc_address", "verify"]
+           "install_kernelspec", "ipc_address", "memory_cgroup", "prepare_runtime",
+           "remove_runtime", "time_budget", "verify"]
 
 
 class SandboxError(RuntimeError):
@@ -76,15 +94,22 @@ class Limits:
                  wall-clock timeout of the grader usually strikes first
     processes    processes and threads the kernel may run at once (``RLIMIT_NPROC``)
     file_mib     size of any one file the kernel writes (``RLIMIT_FSIZE``)
+    scratch_mib  size of each of the two scratch spaces, the working folder and ``/tmp``
+                 (size-limited tmpfs, gone with the sandbox)
+
+    ``memory_mib`` also bounds the sandbox as a whole (the kernel and every process it starts,
+    with its scratch files) through a memory cgroup, where the machine lets the grader make
+    one (:func:`memory_cgroup`); elsewhere each process is bounded on its own.
     """
 
     memory_mib: int = 2048
     cpu_seconds: int = 600
     processes: int = 64
     file_mib: int = 64
+    scratch_mib: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("memory_mib", "cpu_seconds", "processes", "file_mib"):
+        for name in ("memory_mib", "cpu_seconds", "processes", "file_mib", "scratch_mib"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"Limits.{name} must be an int, got {type(value).__name__}")
@@ -99,7 +124,8 @@ class Limits:
 
     def arguments(self) -> list[str]:
         return ["--memory-mib", str(self.memory_mib), "--cpu-seconds", str(self.cpu_seconds),
-                "--processes", str(self.processes), "--file-mib", str(self.file_mib)]
+                "--processes", str(self.processes), "--file-mib", str(self.file_mib),
+                "--scratch-mib", str(self.scratch_mib)]
 
 
 def bubblewrap() -> str | None:
@@ -124,12 +150,33 @@ def install_kernelspec(folder: Path, limits: Limits = Limits()) -> Path:
     return spec
 
 
+def time_budget(released: Path, cell_timeout: int, *, startup: float = 120) -> float:
+    """Seconds the grader may spend on one submission as a whole (then it stops the kernel and
+    scores what ran): ``startup`` plus twice the per-cell limit for every code cell of the
+    RELEASED notebook and five more. Counting the student's own cells instead would let a
+    notebook of a thousand cells run for hours. (The same rule as ``grade._safety_limit``,
+    which still counts the submission's cells: pass the released notebook there instead.)"""
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float)):
+        raise TypeError(f"cell_timeout must be a number of seconds, got "
+                        f"{type(cell_timeout).__name__}")
+    if not cell_timeout > 0:
+        raise ValueError(f"cell_timeout must be positive, got {cell_timeout}")
+    try:
+        cells = json.loads(Path(released).read_text(encoding="utf-8"))["cells"]
+        code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code" for c in cells)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"released must be the released notebook, but {released} cannot be "
+                         f"read as one: {error}") from None
+    return startup + cell_timeout * (code_cells + 5) * 2
+
+
 def ipc_address() -> str:
     """A fresh private folder for one grader's kernel sockets, as the ``ip`` of IPC transport
     (the sockets are ``<folder>/kernel-<n>``; short, because socket paths are limited to 107
     bytes). The folder is removed when this process exits."""
     folder = tempfile.mkdtemp(prefix="gdcourse-ipc-", dir="/tmp")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    atexit.register(sweep_cgroups)
     return f"{folder}/kernel"
 
 
@@ -144,7 +191,19 @@ except OSError:
     found["network"] = False
 found["limits"] = {name: resource.getrlimit(getattr(resource, name))[0]
                    for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_FSIZE")}
-open("written-by-the-sandbox-check", "w").write("ok")
+with open("written-by-the-sandbox-check", "w") as handle:
+    handle.write("ok")
+found["wrote"] = open("written-by-the-sandbox-check").read() == "ok"
+found["scratch"] = {folder: os.statvfs(folder).f_blocks * os.statvfs(folder).f_frsize
+                    for folder in ("/tmp", ".")}
+found["fds"] = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        found["fds"][fd] = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        pass
+found["pid1"] = open("/proc/1/cmdline", "rb").read().replace(b"\0", b" ").decode()
+found["environment"] = dict(os.environ)
 import numpy, gdcourse.optim
 print(json.dumps(found))
 """
@@ -168,8 +227,10 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
     """Start a sandboxed kernel as the grader will (``environment`` must put the kernelspec
     on ``JUPYTER_PATH``) and check from inside that it holds: ``hidden`` paths do not exist,
     a TCP port this process listens on cannot be reached, the limits are set, the working
-    folder is writable and NumPy and gdcourse import. Raise :class:`SandboxError` if not;
-    return what the kernel saw."""
+    folder is writable scratch space (nothing written there reaches the real folder), the
+    kernel's standard streams lead to nothing of the grader's, PID 1 is not ``bwrap`` and
+    NumPy and gdcourse import. Raise :class:`SandboxError` if not; return what the kernel saw,
+    with ``memory_bound``: how the sandbox's memory is bounded (:func:`memory_cgroup`)."""
     import socket
     import subprocess
 
@@ -193,9 +254,8 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
         raise SandboxError("a sandboxed kernel does not start: "
                            + (lines[-1] if lines else f"exit status {run.returncode}"))
     found = json.loads(run.stdout.strip().splitlines()[-1])
-    mib = 1024 * 1024
-    expected = {"RLIMIT_AS": limits.memory_mib * mib, "RLIMIT_CPU": limits.cpu_seconds,
-                "RLIMIT_NPROC": limits.processes, "RLIMIT_FSIZE": limits.file_mib * mib}
+    expected = {"RLIMIT_AS": limits.memory_mib * MIB, "RLIMIT_CPU": limits.cpu_seconds,
+                "RLIMIT_NPROC": limits.processes, "RLIMIT_FSIZE": limits.file_mib * MIB}
     problems = [f"{path} is visible inside" for path in found["visible"]]
     if found["network"]:
         problems.append("the kernel reached a TCP port on 127.0.0.1")
@@ -203,10 +263,21 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
                  for name, value in expected.items() if found["limits"][name] != value]
     if found["user"] == 0:
         problems.append("the kernel runs as root")
-    if not written:
+    if not found["wrote"]:
         problems.append("the kernel could not write to its working folder")
+    if written:
+        problems.append("a file the kernel wrote reached the real working folder")
+    problems += [f"{place} inside holds {size} bytes, expected {limits.scratch_mib} MiB"
+                 for place, size in found["scratch"].items()
+                 if size != limits.scratch_mib * MIB]
+    problems += [f"the kernel's descriptor {fd} leads to {target}"
+                 for fd, target in found["fds"].items()
+                 if int(fd) <= 2 and not target.startswith(("pipe:", "/dev/null"))]
+    if "bwrap" in found["pid1"] or folder in found["pid1"]:
+        problems.append(f"PID 1 inside shows the sandbox's command line: {found['pid1'][:200]}")
     if problems:
         raise SandboxError("the grading sandbox does not hold: " + "; ".join(problems))
+    found["memory_bound"] = memory_cgroup()[1]
     return found
 
 
@@ -257,9 +328,203 @@ def _parents(folders: list[Path]) -> list[str]:
 
 def kernel_uid() -> int:
     """The user id a root grader runs this kernel as: unprivileged, and unique among running
-    kernels (derived from this launcher's process id, which ``bwrap`` keeps), so that the
-    process limit of one kernel is not shared with another graded at the same time."""
+    kernels (derived from this launcher's process id), so that the process limit of one kernel
+    is not shared with another graded at the same time."""
     return FIRST_KERNEL_UID + os.getpid()
+
+
+def _connection(connection_file: Path) -> dict:
+    info = json.loads(Path(connection_file).read_text(encoding="utf-8"))
+    if info.get("transport") != "ipc":
+        raise SandboxError(
+            f"the sandboxed kernel has no network, so it must talk to the grader over IPC "
+            f"(Unix sockets), but {connection_file} asks for transport "
+            f"{info.get('transport')!r}: set KernelManager.transport = 'ipc'")
+    return info
+
+
+def runtime_folder(info: dict) -> Path:
+    """This kernel's own runtime folder: ``runtime-<launcher pid>`` beside the sockets that the
+    connection ``info`` names (made by :func:`prepare_runtime`)."""
+    return Path(info["ip"]).parent / f"runtime-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(path: Path) -> int | None:
+    """The launcher's pid in the name of a folder it made (``...-<pid>``)."""
+    tail = path.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def prepare_runtime(info: dict) -> Path:
+    """Make this kernel's own runtime folder and point the socket addresses of the connection
+    ``info`` into it; return it.
+
+    The kernel makes its sockets in a folder of its own, fresh for every kernel: owned by root
+    (with group the kernel's user, who may add sockets but can neither chmod, rename nor remove
+    the folder; a grader who is not root owns it itself). Inside the sandbox it is mounted where
+    the connection file says the sockets are; outside, in the worker's socket folder, which no
+    kernel ever sees, each socket address becomes a link into it, made by the grader. So
+    nothing a kernel does to its runtime folder reaches the next kernel of the same worker."""
+    sockets = Path(info["ip"]).parent
+    for stale in sockets.glob("runtime-*"):  # of launchers that were killed
+        pid = _owner_pid(stale)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            remove_runtime(stale)
+    runtime = runtime_folder(info)
+    remove_runtime(runtime)
+    runtime.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(runtime, 0, kernel_uid())
+        os.chmod(runtime, 0o1770)
+    base = Path(info["ip"]).name
+    for key in SOCKET_PORTS:
+        name = f"{base}-{info[key]}"
+        temporary = sockets / f".{name}.{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        os.symlink(f"{runtime.name}/{name}", temporary)
+        os.replace(temporary, sockets / name)  # a link left by an earlier kernel is replaced
+    return runtime
+
+
+def remove_runtime(runtime: Path) -> None:
+    """Remove a kernel's runtime folder and the links to it."""
+    sockets = runtime.parent
+    try:
+        entries = list(sockets.iterdir())
+    except OSError:
+        return
+    for link in entries:
+        try:
+            if link.is_symlink() and os.readlink(link).startswith(f"{runtime.name}/"):
+                link.unlink()
+        except OSError:
+            pass
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Outside: one memory bound for the whole sandbox
+# ------------------------------------------------------------------------------------------------
+
+
+def memory_cgroup() -> tuple[Path | None, str]:
+    """The cgroup under which this process can make memory-limited cgroups of its own, with a
+    description (``(folder, "cgroup v1 ...")``), or ``(None, why not)``.
+
+    A cgroup bounds the memory of the sandbox as a whole: the kernel, every process it starts
+    and its scratch files (tmpfs pages are charged to the cgroup that writes them). It is made
+    inside the grader's own cgroup, so whatever bounds the grader still bounds its kernels.
+    cgroup v1 needs a writable ``memory`` hierarchy (root); cgroup v2 needs the grader's cgroup
+    to hand the ``memory`` controller to its children (``cgroup.subtree_control``), as in a
+    delegated systemd scope. Without either, each process is bounded on its own
+    (``RLIMIT_AS``), and ``GDCOURSE_SANDBOX_CGROUP=0`` chooses that on purpose."""
+    if os.environ.get("GDCOURSE_SANDBOX_CGROUP", "1") == "0":
+        return None, "turned off (GDCOURSE_SANDBOX_CGROUP=0)"
+    try:
+        membership = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError as error:
+        return None, f"/proc cannot be read ({error})"
+    hierarchies: dict[int, tuple[str, str]] = {}
+    for line in mounts:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        after = fields[fields.index("-") + 1:]
+        if after[0] == "cgroup" and "memory" in after[2].split(","):
+            hierarchies[1] = (fields[3], fields[4])
+        elif after[0] == "cgroup2":
+            hierarchies[2] = (fields[3], fields[4])
+    reasons = []
+    for line in membership:
+        number, controllers, path = line.split(":", 2)
+        version = 1 if "memory" in controllers.split(",") else 2 if number == "0" else None
+        if version not in hierarchies:
+            continue
+        root, point = hierarchies[version]
+        if os.path.commonpath([root, path]) != root:
+            continue
+        folder = Path(point, os.path.relpath(path, root))
+        if version == 1:
+            usable = (folder / "memory.limit_in_bytes").exists()
+        else:
+            try:
+                usable = "memory" in (folder / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                usable = False
+            if not usable:
+                reasons.append(f"cgroup v2: {folder} does not delegate the memory controller")
+                continue
+        if usable and os.access(folder, os.W_OK):
+            return folder, f"cgroup v{version} memory controller under {folder}"
+        reasons.append(f"cgroup v{version}: {folder} is not writable")
+    return None, "; ".join(reasons) or "no memory cgroup hierarchy is mounted"
+
+
+def sweep_cgroups() -> None:
+    """Remove the memory cgroups of sandbox launchers that were killed (a killed launcher
+    cannot remove its own; a kernel stopped the usual way leaves none)."""
+    parent, _ = memory_cgroup()
+    for stale in parent.glob("gdcourse-sandbox-*") if parent is not None else ():
+        pid = _owner_pid(stale)
+        if pid is not None and not _alive(pid):
+            _remove_cgroup(stale, wait=0)
+
+
+def _make_cgroup(parent: Path, limits: Limits) -> Path:
+    """A new cgroup under ``parent`` holding at most ``limits.memory_mib`` (and no swap)."""
+    sweep_cgroups()
+    folder = parent / f"gdcourse-sandbox-{os.getpid()}"
+    folder.mkdir()
+    limit = str(limits.memory_mib * MIB)
+    try:
+        if (folder / "memory.max").exists():  # v2
+            (folder / "memory.max").write_text(limit)
+            swap = folder / "memory.swap.max"
+            if swap.exists():
+                swap.write_text("0")
+        else:
+            (folder / "memory.limit_in_bytes").write_text(limit)
+            try:  # memory + swap, where swap is accounted
+                (folder / "memory.memsw.limit_in_bytes").write_text(limit)
+            except OSError:
+                pass
+    except OSError:
+        folder.rmdir()
+        raise
+    return folder
+
+
+def _remove_cgroup(folder: Path | None, wait: float = 2.0) -> None:
+    """Remove an empty cgroup, waiting up to ``wait`` s for its last processes to be reaped."""
+    if folder is None:
+        return
+    end = time.monotonic() + wait
+    while True:
+        try:
+            folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() >= end:
+                return
+            time.sleep(0.02)
+
+
+# ------------------------------------------------------------------------------------------------
+# Outside: the bwrap command line
+# ------------------------------------------------------------------------------------------------
 
 
 def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
@@ -270,15 +535,18 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     Run by root, ``bwrap`` needs no user namespace; the kernel keeps only the capabilities to
     change its user, and drops to :func:`kernel_uid` before it runs any code. Run by anyone else,
     a user namespace maps the grader's own user, who is subject to the limits anyway.
+
+    The kernel writes only to scratch space: a size-limited tmpfs on ``/tmp`` and another on
+    its working folder, :data:`WORKDIR` inside, where the files of ``workdir`` are mounted
+    read-only (notebooks blanked); both vanish with the sandbox. Its sockets go to its runtime
+    folder (:func:`prepare_runtime`). The sandbox's first process (PID 1, whose command line
+    any process inside can read) is this file's small init, not ``bwrap`` with its mounts.
     """
-    info = json.loads(Path(connection_file).read_text(encoding="utf-8"))
-    if info.get("transport") != "ipc":
-        raise SandboxError(
-            f"the sandboxed kernel has no network, so it must talk to the grader over IPC "
-            f"(Unix sockets), but {connection_file} asks for transport "
-            f"{info.get('transport')!r}: set KernelManager.transport = 'ipc'")
+    info = _connection(connection_file)
     sockets = Path(info["ip"]).parent
+    runtime = runtime_folder(info)
     workdir = Path(workdir).resolve()
+    scratch = str(limits.scratch_mib * MIB)
     command = [bubblewrap() or "bwrap"]
     if os.geteuid() == 0:
         command += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -288,10 +556,10 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     else:
         command += ["--unshare-all", "--cap-drop", "ALL"]
         user = []
-    command += ["--die-with-parent", *_system_mounts(), "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--tmpfs", "/tmp"]
+    command += ["--die-with-parent", "--as-pid-1", *_system_mounts(), "--proc", "/proc",
+                "--dev", "/dev", "--size", scratch, "--perms", "1777", "--tmpfs", "/tmp"]
     folders = _python_folders()
-    mount_points = [*folders, sockets, workdir]
+    mount_points = [*folders, sockets]
     # Mount points deep inside /tmp (the sandbox's own, writable /tmp) get their folders above
     # them on a tmpfs of their own, made read-only below like the sandbox's root.
     sealed = sorted({Path("/tmp", point.relative_to("/tmp").parts[0]) for point in mount_points
@@ -302,17 +570,21 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     command += _parents(mount_points)
     for folder in folders:
         command += ["--ro-bind", str(folder), str(folder)]
-    command += ["--bind", str(sockets), str(sockets), "--bind", str(workdir), str(workdir)]
-    for notebook in sorted(workdir.glob("*.ipynb")):  # the autograded copy holds hidden tests
-        command += ["--ro-bind", "/dev/null", str(notebook)]
+    command += ["--bind", str(runtime), str(sockets),
+                "--size", scratch, "--perms", "1777", "--tmpfs", WORKDIR]
+    for entry in sorted(workdir.iterdir()):
+        inside = f"{WORKDIR}/{entry.name}"
+        if entry.suffix == ".ipynb":  # the autograded copy holds the hidden tests: blanked
+            command += ["--ro-bind", "/dev/null", inside]
+        elif not entry.is_symlink():  # a link could lead anywhere outside
+            command += ["--ro-bind", str(entry), inside]
     command += ["--perms", "0444", "--file", str(connection_fd), CONNECTION_FILE]
     # The sandbox's own root and the sealed tmpfs (the folders made above for mount points)
     # read-only: in a user namespace the kernel would own them and could create files there
-    # (private to the sandbox, but a submission should find nowhere to write but its folder and
-    # /tmp).
+    # (private to the sandbox, but a submission should find nowhere to write but its scratch).
     for folder in ["/", *map(str, sealed)]:
         command += ["--remount-ro", folder]
-    command += ["--chdir", str(workdir), "--clearenv"]
+    command += ["--chdir", WORKDIR, "--clearenv"]
     environment = {"HOME": HOME, "USER": "student", "LANG": "C.UTF-8",
                    "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                    "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython",
@@ -326,37 +598,162 @@ def bwrap_command(connection_file: Path, workdir: Path, limits: Limits,
     return command
 
 
-def _give(paths: list[Path], uid: int) -> None:
-    """Hand ``paths`` (recursively) to ``uid``, the kernel's own folders, keeping group root
-    with access (``bwrap`` enters them as root without capabilities)."""
-    for top in paths:
-        for folder, folders, files in os.walk(top):
-            for name in [folder, *(os.path.join(folder, f) for f in folders + files)]:
-                if os.path.islink(name):
-                    continue
-                os.chown(name, uid, 0)
-                mode = os.stat(name).st_mode
-                os.chmod(name, mode | (0o070 if os.path.isdir(name) else 0o060))
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except OSError:
+            return
 
 
-def launch(connection_file: Path, limits: Limits) -> None:
-    """Replace this process by the sandboxed kernel (does not return)."""
+def _relay(source: int, process) -> None:
+    """Copy what the sandbox writes to its stdout and stderr to this launcher's stderr (the
+    worker's log), up to :data:`RELAY_BYTES`; drop the rest, reading on until the end. Should
+    the grader process that started this launcher end first (and :func:`_die_with_parent` not
+    have struck), end the sandbox and clean up."""
+    import select
+
+    parent = os.getppid()
+    try:
+        watch = [os.pidfd_open(parent)]  # readable once the grader has ended
+    except (AttributeError, OSError):
+        watch = []  # then look every second whether this launcher lost its parent
+    passed = 0
+    while True:
+        readable, _, _ = select.select([source, *watch], [], [], 1.0)
+        if (watch and watch[0] in readable) or os.getppid() != parent:
+            process.kill()
+            break
+        if source not in readable:
+            continue
+        chunk = os.read(source, 1 << 16)
+        if not chunk:
+            break
+        if passed < RELAY_BYTES:
+            part = chunk[:RELAY_BYTES - passed]
+            _write_all(2, part)
+            passed += len(part)
+            if passed >= RELAY_BYTES:
+                _write_all(2, b"\n[gdcourse sandbox: the rest of this kernel's stdout and "
+                              b"stderr is dropped]\n")
+    for fd in (source, *watch):
+        os.close(fd)
+
+
+def _die_with_parent() -> None:
+    """Be killed the moment the thread of the grader that started this launcher ends (as
+    ``bwrap --die-with-parent`` was when it was the grader's child; ``bwrap`` then ends with
+    this launcher, and the sandbox with ``bwrap``). The kernel's runtime folder and cgroup are
+    then swept later (:func:`prepare_runtime`, :func:`sweep_cgroups`)."""
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        raise SandboxError(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != parent:  # the grader ended before that was set
+        raise SystemExit(1)
+
+
+def launch(connection_file: Path, limits: Limits) -> int:
+    """Run the sandboxed kernel for ``connection_file`` and wait for it; return its exit status.
+
+    This launcher stays outside, as the process the grader knows as the kernel. It gives the
+    sandbox nothing but what the kernel needs: stdin from ``/dev/null``, stdout and stderr into
+    a pipe that it copies (capped) to the grader's log, and the connection file, so that no
+    descriptor of the grader (its log, its sockets) is reachable through ``/proc/self/fd``. It
+    puts the sandbox in a memory cgroup of its own (:func:`memory_cgroup`) and, once the sandbox
+    has ended, removes the cgroup and the kernel's runtime folder (both are also swept by the next
+    launcher, should this one be killed)."""
     if bubblewrap() is None:
         raise SandboxError("bubblewrap is not installed (apt-get install bubblewrap)")
+    import signal
+    import subprocess
+
+    _die_with_parent()
     connection_file = Path(connection_file)
+    info = _connection(connection_file)
+    runtime = prepare_runtime(info)
+    cgroup = None
+    parent, where = memory_cgroup()
+    if parent is not None:
+        try:
+            cgroup = _make_cgroup(parent, limits)
+        except OSError as error:
+            where = f"no cgroup could be made under {parent} ({error})"
+    if cgroup is None:
+        _write_all(2, f"gdcourse sandbox: memory is bounded per process only: {where}\n"
+                   .encode())
     connection_fd = os.open(connection_file, os.O_RDONLY)
-    os.set_inheritable(connection_fd, True)
-    workdir = Path.cwd()
-    command = bwrap_command(connection_file, workdir, limits, connection_fd)
-    if os.geteuid() == 0:
-        sockets = Path(json.loads(connection_file.read_text(encoding="utf-8"))["ip"]).parent
-        _give([sockets, workdir], kernel_uid())
-    os.execv(command[0], command)
+    read_end, write_end = os.pipe()
+
+    def prepare_bwrap() -> None:  # in the child, before bwrap starts
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+        # An interrupt goes to the whole process group: bwrap must outlive it (it would take
+        # the sandbox with it); the kernel inside sets its own handler (:func:`run_inside`).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        # the grader signals the whole process group: the kernel inside acts on it; this
+        # launcher waits for the sandbox to end (handlers, unlike SIG_IGN, are not inherited)
+        signal.signal(signum, lambda *_: None)
+    try:
+        try:
+            process = subprocess.Popen(
+                bwrap_command(connection_file, Path.cwd(), limits, connection_fd),
+                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
+                pass_fds=(connection_fd,), preexec_fn=prepare_bwrap)
+        finally:
+            os.close(write_end)
+            os.close(connection_fd)
+        _relay(read_end, process)
+        return process.wait()
+    finally:
+        remove_runtime(runtime)
+        _remove_cgroup(cgroup)
 
 
 # ------------------------------------------------------------------------------------------------
-# Inside: limits, then the kernel
+# Inside: an init as PID 1, limits, then the kernel
 # ------------------------------------------------------------------------------------------------
+
+
+def run_inside(connection_file: str, limits: Limits, user: int | None = None) -> int:
+    """As the sandbox's PID 1: start the kernel as a child (:func:`enter_kernel`), reap every
+    process that ends in the sandbox, and end with the kernel (which ends the sandbox)."""
+    import signal
+    import traceback
+
+    if os.getpid() != 1:  # not the sandbox's first process: just be the kernel
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored by bwrap
+        enter_kernel(connection_file, limits, user)
+        return 0
+    kernel = os.fork()
+    if kernel == 0:
+        code = 1
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored by bwrap
+        try:
+            enter_kernel(connection_file, limits, user)
+            code = 0
+        except SystemExit as end:
+            code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda *_: None)  # for the kernel (same process group) to act on
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 1
+        if pid == kernel:
+            return os.waitstatus_to_exitcode(status)
 
 
 def enter_kernel(connection_file: str, limits: Limits, user: int | None = None) -> None:
@@ -365,11 +762,10 @@ def enter_kernel(connection_file: str, limits: Limits, user: int | None = None) 
     import resource
     import runpy
 
-    mib = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mib * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mib * MIB,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mib * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mib * MIB,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if os.getuid() == 0:
         if user is None:
@@ -393,17 +789,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-seconds", type=int, default=Limits.cpu_seconds)
     parser.add_argument("--processes", type=int, default=Limits.processes)
     parser.add_argument("--file-mib", type=int, default=Limits.file_mib)
+    parser.add_argument("--scratch-mib", type=int, default=Limits.scratch_mib)
     args = parser.parse_args(argv)
-    limits = Limits(args.memory_mib, args.cpu_seconds, args.processes, args.file_mib)
+    limits = Limits(args.memory_mib, args.cpu_seconds, args.processes, args.file_mib,
+                    args.scratch_mib)
     try:
         if args.inside:
-            enter_kernel(args.connection_file, limits, args.user)
-        else:
-            launch(Path(args.connection_file), limits)
+            return run_inside(args.connection_file, limits, args.user)
+        return launch(Path(args.connection_file), limits)
     except SandboxError as error:
         print(f"gdcourse sandbox: {error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

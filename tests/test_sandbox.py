@@ -49,14 +49,28 @@ def test_command_line_shows_only_what_the_kernel_needs(tmp_path):
     workdir = tmp_path / "autograded" / "ada" / "ch02"
     workdir.mkdir(parents=True)
     (workdir / "ch02.ipynb").write_text("{}")
-    command = sandbox.bwrap_command(_connection(tmp_path), workdir, Limits(), 7)
+    (workdir / "data.csv").write_text("1,2")
+    (workdir / "link").symlink_to(ROOT / "solutions")
+    command = sandbox.bwrap_command(_connection(tmp_path), workdir, Limits(scratch_mib=32), 7)
     binds = {(command[i], command[i + 2]) for i in range(len(command) - 2)
              if command[i] in ("--bind", "--ro-bind")}
-    writable = {target for kind, target in binds if kind == "--bind"}
-    assert writable == {str(workdir.resolve()), str(tmp_path.resolve() / "ipc")}
+    writable = {(command[i + 1], command[i + 2]) for i in range(len(command) - 2)
+                if command[i] == "--bind"}
+    # the only writable mount: this kernel's own runtime folder, where its sockets are expected
+    assert writable == {(str(tmp_path / "ipc" / f"runtime-{os.getpid()}"),
+                         str(tmp_path.resolve() / "ipc"))}
+    # scratch: size-limited tmpfs on /tmp and on the working folder, its files read-only on it
+    tmpfs = {command[i + 1]: command[i - 3] for i in range(3, len(command) - 1)
+             if command[i] == "--tmpfs" and command[i - 4] == "--size"}
+    assert tmpfs == {"/tmp": str(32 * 2**20), sandbox.WORKDIR: str(32 * 2**20)}
+    assert ("--ro-bind", f"{sandbox.WORKDIR}/data.csv") in binds
+    assert not any(target.endswith("/link") for _, target in binds)
+    assert command[command.index("--chdir") + 1] == sandbox.WORKDIR
+    assert not any(str(workdir) in argument for argument in command
+                   if not argument.startswith(str(workdir) + "/"))  # only as a mount's source
     assert ("--ro-bind", str(Path(sys.prefix).resolve())) in binds
     assert ("--ro-bind", str(ROOT / "gdcourse")) in binds
-    assert ("--ro-bind", str(workdir.resolve() / "ch02.ipynb")) in binds  # blanked by /dev/null
+    assert ("--ro-bind", f"{sandbox.WORKDIR}/ch02.ipynb") in binds  # blanked by /dev/null
     mounted = [target for _, target in binds]
     assert str(ROOT) not in mounted and str(ROOT / "solutions") not in mounted
     needed = (sys.prefix, sys.base_prefix, str(ROOT / "gdcourse"))  # may live in the home

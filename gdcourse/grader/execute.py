@@ -68,7 +68,9 @@ def _resilient_execute_class():
                 return message
         return None
 
-    class ResilientExecute(Execute):
+    from gdcourse.outputcap import CappedOutputs
+
+    class ResilientExecute(CappedOutputs, Execute):
         """nbgrader's ``Execute``, except that a cell which kills the kernel, or leaves it busy
         after its time limit, does not end the run: the cell gets an error output (so its
         question scores 0), the kernel is restarted, the cells before it are run again (minus

@@ -180,13 +180,15 @@ def _check_sandbox(nbgrader: _Nbgrader, limits, echo) -> None:
     canary.parent.mkdir(parents=True, exist_ok=True)
     canary.write_text("the grading sandbox must hide this file")
     try:
-        sandbox.verify(env, limits, [canary, SOLUTIONS, nbgrader.grading_dir / "gradebook.db"])
+        found = sandbox.verify(env, limits,
+                               [canary, SOLUTIONS, nbgrader.grading_dir / "gradebook.db"])
     except sandbox.SandboxError as error:
         raise RuntimeError(f"{error}; --no-sandbox grades without it, unsafely") from None
     finally:
         canary.unlink()
     echo(f"sandbox: every kernel runs in bubblewrap with no network, {limits.memory_mib} MiB, "
-         f"{limits.cpu_seconds} s of CPU, {limits.processes} processes (checked)")
+         f"{limits.cpu_seconds} s of CPU, {limits.processes} processes (checked); memory "
+         f"bound: {found['memory_bound']}")
 
 
 def grade(submissions: Path, assignments: list[str] | None = None,
