@@ -85,7 +85,7 @@ def install_cell(config: Settings) -> str:
 # Colab and fresh Binder sessions: install the course's helper package if it is missing.
 # Written by `make install-cells` from _config.yml (do not edit): release {config.release}.
 try:
-    import gdcourse  # noqa: F401  (only asks: is it installed?)
+    import gdcourse
 except ImportError:
     import importlib
     import subprocess

@@ -8,6 +8,7 @@ string, registries, closures, defaults, instances, threads, exec, functools.part
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import sys
@@ -289,10 +290,8 @@ def test_static_check_names_what_it_found():
 
 def test_guard_is_not_fooled_by_swallowing_the_error():
     def swallow(x):
-        try:
+        with contextlib.suppress(TypeError):
             Adam().step(x, x, (0,))  # raises TypeError inside the reference
-        except TypeError:
-            pass
         return x
 
     with pytest.raises(ReferenceCallError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import html
 import re
@@ -227,7 +228,7 @@ def trusted(tmp_path_factory):
         (folder / student).mkdir()
         (folder / student / f"{A}.ipynb").write_text(text)
     grading_dir = tmp_path_factory.mktemp("grading")
-    results = grade(folder, [A], grading_dir, timeout=TIMEOUT, workers=2, echo=lambda line: None)
+    results = grade(folder, [A], grading_dir, timeout=TIMEOUT, workers=2, echo=lambda _line: None)
     return {"results": {r.student: r for r in results}, "dir": grading_dir}
 
 
@@ -250,10 +251,8 @@ def _decoded(text: str) -> list[str]:
         except (binascii.Error, ValueError):
             continue
         found.append(raw.decode(errors="replace"))
-        try:
+        with contextlib.suppress(zlib.error):
             found.append(zlib.decompress(raw).decode(errors="replace"))
-        except zlib.error:
-            pass
     for blob in re.findall(r"\b[0-9a-f]{24,}\b", text):
         try:
             found.append(binascii.unhexlify(blob[: len(blob) // 2 * 2]).decode(errors="replace"))

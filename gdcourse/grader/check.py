@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import json
 import queue
 import re
@@ -58,10 +59,8 @@ def _student_error(name: str, kind: str, message: str) -> Exception:
     cls = getattr(builtins, kind, None)
     if isinstance(cls, type) and issubclass(cls, Exception) and \
             cls.__init__ is not None and kind not in ("KeyboardInterrupt", "SystemExit"):
-        try:
+        with contextlib.suppress(TypeError):  # a class that needs more arguments
             return cls(text)
-        except Exception:
-            pass
     return RuntimeError(text)
 
 
@@ -176,7 +175,9 @@ class _Callback:
                 raise wire.NotData("malformed call")
             text = wire.dumps({"value": wire.encode(function(*args, **kwargs),
                                                     callback=link._register)})
-        except Exception as error:
+        # The grader's function runs on the student's inputs: whatever it raises goes back to
+        # the student's code as its error, and this thread must answer in every case.
+        except Exception as error:  # noqa: BLE001  (any error is the answer, sent as data)
             text = json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
         self.outbox.put(("answer", text))
 
@@ -186,10 +187,8 @@ def _write_back(original: Any, after: Any) -> None:
     copy in the kernel (``after``): arrays, dicts, lists and random generators."""
     if isinstance(original, np.ndarray) and type(after) is np.ndarray:
         if original.shape == after.shape and original.flags.writeable:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 np.copyto(original, after, casting="unsafe")
-            except (TypeError, ValueError):
-                pass
     elif type(original) is dict and type(after) is dict:
         for key in list(original):
             if key not in after:
@@ -240,7 +239,7 @@ class StudentFunction:
 
             raise ReferenceCallError(str(answer["reference"]))
         if "raised" in answer:
-            kind, message = (list(answer["raised"]) + ["", ""])[:2]
+            kind, message = [*answer["raised"], "", ""][:2]
             raise _student_error(what, str(kind)[:60], str(message)[:400])
         if "rejected" in answer:
             raise CheckFailed(f"{what} returned {str(answer['rejected'])[:200]}, which is not "
@@ -262,10 +261,8 @@ class StudentFunction:
         if type(after) is list and len(after) == len(args) + len(kwargs):
             for original, sent in zip([*args, *kwargs.values()], after, strict=True):
                 if sent is not None:
-                    try:
+                    with contextlib.suppress(wire.NotData, ValueError, TypeError):
                         _write_back(original, wire.decode(sent))
-                    except (wire.NotData, ValueError, TypeError):
-                        pass
         return self._returned(answer, self.__name__)
 
     def steps(self, init: Any, x0: Any, gradients: list, hyperparameters: dict,
@@ -304,7 +301,7 @@ class StudentFunction:
 
             raise ReferenceCallError(str(answer["reference"])[:1000])
         if "raised" in answer:
-            kind, message = (list(answer["raised"]) + ["", ""])[:2]
+            kind, message = [*answer["raised"], "", ""][:2]
             if answer.get("in init"):
                 raise _student_error("your init function", str(kind)[:60], str(message)[:400])
             raise CheckFailed(f"{where}: your function raised {str(kind)[:60]}: "
@@ -377,7 +374,9 @@ class SourceChecks:
         failure: BaseException | None = None
         try:
             exec(self.compiled[grade_id], namespace)
-        except Exception as error:
+        # A test cell fails by raising, whatever it raises (as nbgrader scores a cell): the
+        # exception is the result. A KernelGone is raised on below from link.failure.
+        except Exception as error:  # noqa: BLE001  (any exception is the cell's failure)
             failure = error
         if link.failure is not None:
             raise link.failure

@@ -43,6 +43,7 @@ def _resilient_execute_class():
     from nbformat import NotebookNode
     from nbgrader.preprocessors import Execute
     from traitlets import Integer
+    from zmq import ZMQError
 
     class _Restart(Exception):  # control flow, not an error
         pass
@@ -224,7 +225,7 @@ def _resilient_execute_class():
                 failure = checks.run(grade_id, namespace, link, float(self.timeout or 30))
             except KernelGone as gone:
                 if str(gone) == "dead":
-                    raise DeadKernelError("the kernel died while answering the checks")
+                    raise DeadKernelError("the kernel died while answering the checks") from gone
                 self._error(cell, TIMEOUT, f"no answer from the kernel after {self.timeout} s")
                 return cell, self.resources
             cell.outputs = [_check_output(failure)]
@@ -270,7 +271,10 @@ def _resilient_execute_class():
                     if self.km is not None:  # not cleaned up on the way out: do it now
                         try:
                             self._cleanup_kernel()
-                        except Exception:  # a dead kernel may not clean up
+                        # a dead kernel may not clean up: a shutdown request nobody answers
+                        # (RuntimeError, TimeoutError), a process or file already gone
+                        # (OSError), a closed socket (ZMQError)
+                        except (RuntimeError, OSError, ZMQError):
                             self.log.warning("could not clean up the stopped kernel")
                     self.km = self.kc = None
                     restarts += 1

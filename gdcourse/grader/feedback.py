@@ -5,15 +5,17 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
+
+if TYPE_CHECKING:
+    from gdcourse.grader.record import Result
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 HIDDEN_NOTE = "# (further tests, hidden from students, ran here)\n"
 QUOTED_NOTE = "[output removed: it quoted hidden tests]\n"
 INERT = ("text/plain", "image/png", "image/jpeg")  # output types feedback pages show
-
-
 
 
 def _output_text(output) -> str:
@@ -37,8 +39,9 @@ def sanitize_feedback(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         outputs = []
         for output in cell.get("outputs", []):
             if any(line in _output_text(output) for line in hidden):
-                output = nbformat.v4.new_output("stream", name="stderr", text=QUOTED_NOTE)
-            elif output.get("output_type") == "error":
+                outputs.append(nbformat.v4.new_output("stream", name="stderr", text=QUOTED_NOTE))
+                continue
+            if output.get("output_type") == "error":
                 ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
                 output["traceback"] = [f"{ename}: {evalue}"]
             elif output.get("output_type") in ("display_data", "execute_result"):

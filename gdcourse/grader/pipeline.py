@@ -53,6 +53,7 @@ kernelspec, checked the same way (:func:`check_kernel`) before grading.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -62,18 +63,31 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
-from gdcourse.grader.execute import (ROOT, _Nbgrader, autograde_preprocessors,
-                                     check_kernel)
+from gdcourse.grader.execute import ROOT, _Nbgrader, autograde_preprocessors, check_kernel
 from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
-from gdcourse.grader.record import (Result, _checkpoint, _execution_notes, _gradebook, _gradebook_scores,
-                                    _load_report, _now, _record, _save_report, _sha256, _tampering_notes,
-                                    _use_wal)
-from gdcourse.grader.workers import (REGISTER_LIMIT, _check_workers, _Pool, _serve,  # noqa: F401
-                                     default_workers)
+from gdcourse.grader.record import (
+    Result,
+    _checkpoint,
+    _execution_notes,
+    _gradebook,  # noqa: F401  (gdcourse.grade._gradebook: tests open the gradebook)
+    _gradebook_scores,
+    _load_report,
+    _now,
+    _record,
+    _save_report,
+    _sha256,
+    _tampering_notes,
+    _use_wal,
+)
+from gdcourse.grader.workers import REGISTER_LIMIT, _check_workers, _Pool, _serve, default_workers  # noqa: F401
+
+if TYPE_CHECKING:
+    from gdcourse.grader.workers import _InProcessNbgrader
 
 UNSANDBOXED = ("WARNING: grading WITHOUT the sandbox (--no-sandbox): student code runs with your "
                "permissions and can read solutions/, the gradebook and other submissions, write "
@@ -91,14 +105,15 @@ def _safety_limit(path: Path, timeout: int, released: Path | None = None) -> flo
     hours."""
     code_cells = 0
     source = released if released is not None and released.exists() else path
-    try:
+    # Not a notebook (unreadable, not UTF-8, not JSON): the worker says so at once.
+    with contextlib.suppress(OSError, ValueError):
         if source.stat().st_size <= MAX_NOTEBOOK_BYTES:
-            cells = json.loads(source.read_text(encoding="utf-8")).get("cells", [])
-            code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code" for c in cells)
-    except Exception:  # not a notebook: the worker says so at once
-        pass
+            notebook = json.loads(source.read_text(encoding="utf-8"))
+            cells = notebook.get("cells") if isinstance(notebook, dict) else None
+            if isinstance(cells, list):
+                code_cells = sum(isinstance(c, dict) and c.get("cell_type") == "code"
+                                 for c in cells)
     return 120 + timeout * (code_cells + 5) * 2
-
 
 
 def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path: Path,
@@ -113,7 +128,9 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
         notebook = nbformat.read(path, as_version=4)
         if not isinstance(notebook.get("cells"), list):
             raise TypeError("no cells")
-    except Exception as error:  # any unreadable file is graded 0
+    # The file is the student's: whatever nbformat raises on it (OSError, ValueError, but also
+    # KeyError, AttributeError, RecursionError... on odd JSON) means unreadable, graded 0.
+    except Exception as error:  # noqa: BLE001  (untrusted file: any failure to read it scores 0)
         result.status = "invalid notebook"
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
@@ -121,7 +138,7 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
     tampering = _tampering_notes(notebook, released_notebook)
     try:
         notebook, repairs, recovered = restore_structure(notebook, released_notebook)
-    except Exception as error:  # a notebook too odd to repair: nbgrader says what it can
+    except Exception as error:  # noqa: BLE001  (untrusted structure: too odd to repair, noted)
         repairs, recovered = [f"its structure could not be checked ({type(error).__name__})"], set()
     result.notes += [note for note in tampering
                      if not any(note.startswith(f"{name}: cell deleted") for name in recovered)]
@@ -132,7 +149,7 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
     submitted.parent.mkdir(parents=True)
     try:
         nbformat.write(notebook, submitted)
-    except Exception as error:  # e.g. metadata nbformat cannot write
+    except Exception as error:  # noqa: BLE001  (untrusted metadata nbformat cannot write: 0)
         result.status = "invalid notebook"
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
@@ -309,12 +326,13 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     _safety_limit(path, timeout, scratch / "release" / assignment /
                                   f"{assignment}.ipynb"))
             while pool.busy():
-                for key, reply, failure, seconds in pool.wait():
+                for key, reply, why, seconds in pool.wait():
                     result = bases[key]
                     if reply is not None and "result" in reply:
                         result = Result(**reply["result"])
                     else:
                         result.status = "failed"
+                        failure = why
                         if reply is not None:
                             lines = reply.get("error", "").strip().splitlines()
                             failure = "the grader failed" + (f" ({lines[-1][-200:]})"

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,7 +57,7 @@ class Result:
 BUSY_TIMEOUT = 300  # seconds a gradebook connection waits for another process's write
 
 
-def _set_busy_timeout(dbapi_connection, connection_record) -> None:
+def _set_busy_timeout(dbapi_connection, _connection_record) -> None:
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
@@ -178,7 +177,7 @@ def _now() -> str:
 def _atomic_write(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def _load_report(grading_dir: Path) -> dict:

@@ -62,7 +62,10 @@ def _from_npy(text: Any) -> np.ndarray:
         raise NotData("a malformed array")
     try:
         array = np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
-    except Exception as error:
+    # Bytes from the other side through NumPy's .npy reader: whatever it raises on them
+    # (ValueError, TypeError, IndexError on an odd header, MemoryError on a huge shape,
+    # RecursionError, BadZipFile...) means a malformed array, refused as such.
+    except Exception as error:  # noqa: BLE001  (untrusted bytes: any parse failure is NotData)
         raise NotData(f"a malformed array ({type(error).__name__})") from None
     _check_array(array)
     return array
@@ -212,7 +215,7 @@ def loads(text: Any) -> Any:
     if not isinstance(text, str) or len(text) > MAX_BYTES:
         raise NotData("a message that is too large or not text")
 
-    def refuse(constant):
+    def refuse(_constant):
         raise NotData("malformed data")
 
     try:

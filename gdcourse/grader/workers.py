@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from gdcourse.grader.execute import ROOT
 from gdcourse.grader.record import Result, _gradebook, _patient_gradebook
-
 
 # ------------------------------------------------------------------------------------------------
 # Grading workers: nbgrader imported once per process, not once per notebook
@@ -72,6 +72,7 @@ class _InProcessNbgrader:
 
     def __init__(self) -> None:
         import nbgrader.api
+        from alembic.util import CommandError
         from nbgrader.apps.autogradeapp import AutogradeApp
 
         _patient_gradebook()
@@ -80,7 +81,7 @@ class _InProcessNbgrader:
         def alembic_version() -> str:
             try:
                 return _alembic_head()
-            except Exception:  # any surprise: nbgrader's own way
+            except (ImportError, OSError, RuntimeError, CommandError):  # nbgrader's own way
                 return shell_out()
 
         nbgrader.api.get_alembic_version = alembic_version
@@ -166,7 +167,9 @@ def _serve() -> None:
 
     try:
         grader = _InProcessNbgrader()
-    except BaseException:
+    # BaseException on purpose: traitlets' initialize() ends a bad configuration with
+    # SystemExit, and whatever stops the start, the pipeline must be told why (then we exit).
+    except BaseException:  # noqa: BLE001  (SystemExit too: the pipeline hears why, then exit 1)
         answer({"error": traceback.format_exc()[-4000:]})
         raise SystemExit(1) from None
     answer({"ready": True, "ipc": grader.ipc})
@@ -181,7 +184,7 @@ def _serve() -> None:
                                     Path(request["path"]), Path(request["released"]),
                                     Result(**request["base"]))
                 reply = {"result": asdict(result)}
-        except Exception:
+        except Exception:  # noqa: BLE001  (one notebook's failure is its reply; the worker lives on)
             reply = {"error": traceback.format_exc()[-4000:]}
         answer(reply)
     # End of input: every kernel has been stopped. Run the exit handlers (they remove the
@@ -237,18 +240,14 @@ class _Worker:
         return lines[-1][-300:] if lines else "no output"
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._reap()
 
     def stop(self, wait: float = 15) -> None:
         """Let it finish (end of input), killing it if it does not exit within ``wait`` s."""
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -258,12 +257,10 @@ class _Worker:
     def _reap(self) -> None:
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         if self.ipc.startswith("/tmp/gdcourse-ipc-"):  # its kernels' sockets, if it was killed
-            shutil.rmtree(os.path.dirname(self.ipc), ignore_errors=True)
+            shutil.rmtree(Path(self.ipc).parent, ignore_errors=True)
 
 
 class _Pool:
@@ -382,10 +379,8 @@ class _Pool:
         for worker in self.workers:
             self.selector.unregister(worker.process.stdout)
             if not kill:
-                try:
+                with contextlib.suppress(OSError):
                     worker.process.stdin.close()
-                except OSError:
-                    pass
         for worker in self.workers:
             if kill:
                 worker.kill()
