@@ -45,8 +45,8 @@ def _cut_error(content: dict, limit: int) -> dict:
     """An error output no longer than about ``limit`` bytes: name kept, the rest cut."""
     evalue = str(content.get("evalue", ""))[:limit // 2]
     traceback, kept = [], len(evalue)
-    for line in content.get("traceback", []) or []:
-        line = str(line)[:limit // 4]
+    for entry in content.get("traceback", []) or []:
+        line = str(entry)[:limit // 4]
         if kept + len(line) > limit:
             traceback.append("[traceback truncated by the grader]")
             break

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -495,10 +496,8 @@ def _make_cgroup(parent: Path, limits: Limits) -> Path:
                 swap.write_text("0")
         else:
             (folder / "memory.limit_in_bytes").write_text(limit)
-            try:  # memory + swap, where swap is accounted
+            with contextlib.suppress(OSError):  # memory + swap, where swap is accounted
                 (folder / "memory.memsw.limit_in_bytes").write_text(limit)
-            except OSError:
-                pass
     except OSError:
         folder.rmdir()
         raise
@@ -704,7 +703,9 @@ def launch(connection_file: Path, limits: Limits) -> int:
             process = subprocess.Popen(
                 bwrap_command(connection_file, Path.cwd(), limits, connection_fd),
                 stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
-                pass_fds=(connection_fd,), preexec_fn=prepare_bwrap)
+                # preexec_fn: the launcher is single-threaded (a kernelspec's argv, nothing else
+                # runs in it), so the fork-safety concern of PLW1509 does not arise here.
+                pass_fds=(connection_fd,), preexec_fn=prepare_bwrap)  # noqa: PLW1509
         finally:
             os.close(write_end)
             os.close(connection_fd)
@@ -739,7 +740,7 @@ def run_inside(connection_file: str, limits: Limits, user: int | None = None) ->
             code = 0
         except SystemExit as end:
             code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - PID 1's child: report anything, then exit below
             traceback.print_exc()
         finally:
             sys.stdout.flush()
