@@ -155,8 +155,8 @@ def time_budget(released: Path, cell_timeout: int, *, startup: float = 120) -> f
     """Seconds the grader may spend on one submission as a whole (then it stops the kernel and
     scores what ran): ``startup`` plus twice the per-cell limit for every code cell of the
     RELEASED notebook and five more. Counting the student's own cells instead would let a
-    notebook of a thousand cells run for hours. (The same rule as ``grade._safety_limit``,
-    which still counts the submission's cells: pass the released notebook there instead.)"""
+    notebook of a thousand cells run for hours. (The pipeline's safety limit,
+    ``gdcourse.grader.pipeline._safety_limit``, applies the same rule to the released notebook.)"""
     if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float)):
         raise TypeError(f"cell_timeout must be a number of seconds, got "
                         f"{type(cell_timeout).__name__}")
