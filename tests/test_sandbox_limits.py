@@ -20,7 +20,9 @@ from gdcourse import sandbox
 from gdcourse.outputcap import CappedOutputs
 from gdcourse.sandbox import Limits
 
-pytestmark = pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap")
+# Real sandboxed kernels (seconds each): not part of `make check`'s fast loop.
+pytestmark = [pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap"),
+              pytest.mark.slow]
 
 
 WORKER = """

@@ -449,6 +449,7 @@ def values_of(explorer, key: str) -> dict:
     return {c.name: c.values[int(i)] for c, i in zip(controls, key.split(","), strict=True)}
 
 
+@pytest.mark.slow  # renders every frame of a view twice (2-7 s per explorer)
 @pytest.mark.parametrize("name", list(BOOK_EXPLORERS))
 def test_view_frames_are_what_the_live_widget_draws(name):
     explorer, view = book_view(name)
