@@ -33,6 +33,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# `make grade` needs only the `grade` extra (nbgrader, nbclient, ipykernel: no jupyter-book, torch,
+# playwright or ruff), so a fresh clone that only grades installs that, into the same .venv,
+# under its own stamp; `make test` or `make book` later adds the rest. The kernelspec is
+# registered as $(STAMP) does. The grading container (Containerfile) installs the same extra.
+GRADE_STAMP := $(VENV)/.grade-stamp
+$(GRADE_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[grade]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gdcourse)" > /dev/null
+	touch $(GRADE_STAMP)
+
 CHROMIUM     := /usr/bin/chromium
 ASSETS       := tests/browser
 ASSETS_STAMP := $(ASSETS)/node_modules/.package-lock.json
@@ -82,7 +94,7 @@ install-cells: $(STAMP)
 student-edition: $(STAMP)
 	$(BIN)/python -m gdcourse.edition student-edition $(if $(EDITION),"$(EDITION)") $(if $(GIT),--git)
 
-grade: $(STAMP)
+grade: $(GRADE_STAMP)
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=<folder of submissions>" >&2; exit 2)
 	$(BIN)/python -m gdcourse.grade "$(SUBMISSIONS)"
 
