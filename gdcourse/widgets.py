@@ -566,17 +566,39 @@ class Explorer:
                 values, tuple(self._label(name, v) for v in values)))
         return controls
 
+    def view_layers(self) -> list | None:
+        """The layers of a *drawn* view (:func:`gdcourse.explorer_view.build_drawn_view`: the
+        browser draws the paths from precomputed data), or ``None`` for a view of frames
+        (:func:`gdcourse.explorer_view.build_view`). Explorers override it."""
+        return None
+
+    view_separator = ""
+    """What joins the status pieces of a drawn view's layers (after the base's piece)."""
+
     def interactive_view(self) -> dict:
-        """The interactive static view (see :func:`gdcourse.explorer_view.build_view`): frames of
-        the live picture over :meth:`view_grid`, the other controls at their current values."""
-        from gdcourse.explorer_view import build_view
+        """The interactive static view over :meth:`view_grid`, the other controls at their
+        current values: drawn in the browser when the explorer has :meth:`view_layers`
+        (:func:`gdcourse.explorer_view.build_drawn_view`), else frames of the live picture
+        (:func:`gdcourse.explorer_view.build_view`)."""
+        from gdcourse.explorer_view import build_drawn_view, build_view
 
         grid = self.view_grid()
         fixed = {k: v for k, v in self.values.items() if k not in grid}
         note = ("Fixed here: " + ", ".join(f"{self.specs[k].description or k} = "
                                             f"{self._label(k, v)}" for k, v in fixed.items())
                 + ".") if fixed else ""
-        return build_view(self, self.view_controls(), fixed_note=note)
+        controls = self.view_controls()
+        layers = self.view_layers()
+        if layers is None:
+            return build_view(self, controls, fixed_note=note)
+        try:
+            return build_drawn_view(self, controls, layers, separator=self.view_separator,
+                                    fixed_note=note)
+        finally:
+            self._view_done()
+
+    def _view_done(self) -> None:
+        """Undo what :meth:`view_layers` set up for a drawn view (the live state is kept)."""
 
     def interactive_html(self) -> str:
         """The interactive static view as one self-contained HTML output."""
@@ -1076,6 +1098,10 @@ class MomentumExplorer(Explorer):
         specs = {"lr": Control("log", lr, self.bound / 100, 2 * self.bound, description="lr"),
                  "momentum": Control("float", momentum, 0.0, 0.99, description="β"),
                  "steps": Control("int", steps, 5, 300, description="steps")}
+        # the loss axis: fitted to each setting (None), or fixed for a whole drawn view
+        self.loss_limits: tuple[float, float] | None = None
+        self.view_loss_limits: tuple[float, float] | None = None
+        self._gd_runs: dict[tuple, Any] = {}  # GD ignores β: one run per (lr, steps)
         super().__init__(specs, [{"momentum": m} for m in static_momenta], static=static)
 
     def _setup(self) -> None:
@@ -1111,19 +1137,57 @@ class MomentumExplorer(Explorer):
         lr_star = 4.0 / (np.sqrt(lipschitz) + np.sqrt(flat)) ** 2
         mu_star = ((np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)) ** 2
         critical = (1.0 - np.sqrt(self.values["lr"] * flat)) ** 2
-        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 5,
+        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 40,
                           [self.values["lr"], self.bound, lr_star])
-        betas = grid_values("float", 0.0, 0.99, 14, [self.values["momentum"], mu_star, critical])
+        betas = grid_values("float", 0.0, 0.99, 40, [self.values["momentum"], mu_star, critical])
         return {"lr": lrs, "momentum": betas}
+
+    def view_layers(self) -> list:
+        """One layer: both paths and both loss curves, drawn in the browser for every (lr, β)
+        of :meth:`view_grid` (the loss axis follows both, so every setting has its own)."""
+        from gdcourse.explorer_view import Layer
+
+        grid = self.view_grid()
+        self.view_loss_limits = self.loss_limits = self._view_limits(grid)
+        return [Layer(("lr", "momentum"), (self.gd_path, self.path, self.gd_curve, self.curve),
+                      lambda: self.status)]
+
+    def _view_limits(self, grid: dict[str, list]) -> tuple[float, float]:
+        """The loss axis of the drawn view, the same for every setting (so that curves compare
+        as the sliders move): down to the lowest loss of any setting of ``grid``, up to a
+        hundred times the starting loss (a diverging curve leaves through the top)."""
+        steps = self.values["steps"]
+        start = self.loss.default_start
+        lowest = np.inf
+        for lr in grid["lr"]:
+            runs = [self._gd_run(lr, steps)] + [
+                minimize(self.loss, start, Momentum(lr=lr, momentum=beta), steps)
+                for beta in grid["momentum"]]
+            for run in runs:
+                lowest = min(lowest, _excess(run.losses, self.loss.minimum_value).min())
+        first = _excess(np.array([self.loss.value(start)]), self.loss.minimum_value)[0]
+        return _log_limits(np.array([lowest, 100 * first]))
+
+    def _view_done(self) -> None:
+        self.loss_limits = None
+        self._apply(self.values)
+
+    def _gd_run(self, lr: float, steps: int):
+        key = (lr, steps)
+        if key not in self._gd_runs:
+            if len(self._gd_runs) >= 256:
+                self._gd_runs.clear()
+            self._gd_runs[key] = minimize(self.loss, self.loss.default_start, GD(lr=lr), steps)
+        return self._gd_runs[key]
 
     def _draw(self, values: dict) -> str:
         start = self.loss.default_start
         runs, shown_all = [], []
-        for optimizer, path, curve in (
-            (GD(lr=values["lr"]), self.gd_path, self.gd_curve),
-            (Momentum(lr=values["lr"], momentum=values["momentum"]), self.path, self.curve),
+        for run, path, curve in (
+            (self._gd_run(values["lr"], values["steps"]), self.gd_path, self.gd_curve),
+            (minimize(self.loss, start, Momentum(lr=values["lr"], momentum=values["momentum"]),
+                      values["steps"]), self.path, self.curve),
         ):
-            run = minimize(self.loss, start, optimizer, values["steps"])
             path.set_data(run.params[:, 0], run.params[:, 1])
             shown = _excess(run.losses, self.loss.minimum_value)
             curve.set_data(np.arange(len(shown)), shown)
@@ -1132,7 +1196,7 @@ class MomentumExplorer(Explorer):
         self.trajectories = runs
         loss_ax = self.axes[1]
         loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
-        loss_ax.set_ylim(*_log_limits(np.concatenate(shown_all)))
+        loss_ax.set_ylim(*(self.loss_limits or _log_limits(np.concatenate(shown_all))))
         gd, momentum = runs
         return (f"lr = {values['lr']:.3g} (GD stable below {self.bound:.3g}), "
                 f"β = {values['momentum']:.2f}: loss after {values['steps']} steps: "
