@@ -407,21 +407,90 @@ def vlq_decode(text: str) -> list[int]:
     return numbers
 
 
+CLIP_PIXELS = 100_000.0
+"""Drawn data is clipped to a box this far (in pixels) around the picture: a diverging run's
+iterates grow to 10^10 times the window, far beyond what a canvas draws exactly."""
+
+
+def _clip_segment(p: np.ndarray, q: np.ndarray, box: float):
+    """The part of segment ``p``-``q`` inside the square [-box, box]² (Liang-Barsky), as
+    ``(start, end)``, or None."""
+    low, high = 0.0, 1.0
+    d = q - p
+    for axis in range(2):
+        for sign in (-1.0, 1.0):  # the sides x = -box and x = box (then y)
+            edge_p = sign * p[axis] - box  # <= 0 inside
+            edge_d = sign * d[axis]
+            if edge_d == 0:
+                if edge_p > 0:
+                    return None
+                continue
+            t = -edge_p / edge_d
+            if edge_d > 0:
+                high = min(high, t)
+            else:
+                low = max(low, t)
+    if low > high:
+        return None
+    return p + low * d, p + high * d
+
+
+def _pieces(points: np.ndarray, box: float = CLIP_PIXELS) -> list[np.ndarray]:
+    """A polyline clipped to the square [-box, box]²: the pieces that remain."""
+    inside = np.all(np.abs(points) <= box, axis=1)
+    if inside.all():
+        return [points]
+    pieces, current = [], []
+    if len(points) == 1:
+        return []
+    for p, q in zip(points[:-1], points[1:], strict=True):
+        clipped = _clip_segment(p, q, box)
+        if clipped is None:
+            if current:
+                pieces.append(np.array(current))
+            current = []
+            continue
+        a, b = clipped
+        if not current or not np.array_equal(a, p):
+            if current:
+                pieces.append(np.array(current))
+            current = [a]
+        current.append(b)
+        if not np.array_equal(b, q):
+            pieces.append(np.array(current))
+            current = []
+    if current:
+        pieces.append(np.array(current))
+    return pieces
+
+
 def encode_points(points: np.ndarray) -> str:
     """Picture coordinates (n x 2 pixels) as VLQ: each point's offset from the one before, in
-    1/:data:`PIXEL_STEPS` of a pixel (the first point from the origin)."""
+    1/:data:`PIXEL_STEPS` of a pixel (the first point from the origin). A polyline that leaves
+    the box of :data:`CLIP_PIXELS` is clipped to it; its pieces are joined by "!"."""
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     if not np.all(np.isfinite(points)):
         raise ValueError("points must be finite")
-    steps = np.round(points * PIXEL_STEPS).astype(np.int64)
-    deltas = np.diff(steps, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-    return vlq_encode(deltas.ravel().tolist())
+    encoded = []
+    for piece in _pieces(points):
+        steps = np.round(piece * PIXEL_STEPS).astype(np.int64)
+        deltas = np.diff(steps, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+        encoded.append(vlq_encode(deltas.ravel().tolist()))
+    return "!".join(encoded)
+
+
+def decode_pieces(text: str) -> list[np.ndarray]:
+    """The pieces (each n x 2 picture pixels) of :func:`encode_points`."""
+    pieces = []
+    for part in text.split("!"):
+        deltas = np.asarray(vlq_decode(part), dtype=np.int64).reshape(-1, 2)
+        pieces.append(np.cumsum(deltas, axis=0) / PIXEL_STEPS)
+    return pieces
 
 
 def decode_points(text: str) -> np.ndarray:
-    """The picture coordinates (n x 2 pixels) of :func:`encode_points`."""
-    deltas = np.asarray(vlq_decode(text), dtype=np.int64).reshape(-1, 2)
-    return np.cumsum(deltas, axis=0) / PIXEL_STEPS
+    """The picture coordinates (n x 2 pixels) of :func:`encode_points`, pieces concatenated."""
+    return np.concatenate(decode_pieces(text)) if text else np.empty((0, 2))
 
 
 def _status_diff(previous: str, text: str) -> list:
@@ -484,6 +553,12 @@ def _picture_points(line, picture_height: float, band: int) -> np.ndarray:
     pixels = line.axes.transData.transform(xy)
     pixels[:, 1] = picture_height - pixels[:, 1] - band
     return pixels
+
+
+def _axes_state(view: tuple) -> tuple:
+    """An explorer's view state (``Explorer._view_state``) without the identities of its
+    contour maps and the like: the size, limits, scales and labels that place the data."""
+    return (*view[:2], *(panel[:7] for panel in view[2:]))
 
 
 def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence[Layer], *,
@@ -608,13 +683,13 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
                 refs = [series_ref(artist) for artist in layer.artists]
                 key = ",".join(map(str, indices))
                 if layer is base:
-                    base_views[base_key] = explorer._view_state()
+                    base_views[base_key] = _axes_state(explorer._view_state())
                     entries[key] = [*layer_pictures(), _status_diff(previous, piece), refs]
                     if all(indices[names.index(n)] == start[n] for n in names):
                         pixels = explorer.live_pixels()
                         still = _data_url(_background_png(pixels))
                 else:
-                    if explorer._view_state() != base_views[base_key]:
+                    if _axes_state(explorer._view_state()) != base_views[base_key]:
                         raise RuntimeError(f"the layer of {names} changes the picture's axes: "
                                            "only the base layer's controls may")
                     entries[key] = [_status_diff(previous, piece), refs]
@@ -685,19 +760,21 @@ _DRAWN_SCRIPT = """(function () {
   var outputs = controls.map(function (c) { return root.querySelector('output[for="' + c.id + '"]'); });
   var digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   var points = {};
-  function decode(index) {  // base-64 VLQ offsets in 1/scale pixel -> [x0, y0, x1, y1, ...]
+  function decode(index) {  // base-64 VLQ offsets in 1/scale pixel -> pieces [x0, y0, x1, ...]
     if (points[index]) { return points[index]; }
-    var text = data.series[index], out = [], value = 0, shift = 0, at = [0, 0];
-    for (var i = 0; i < text.length; i++) {
-      var digit = digits.indexOf(text.charAt(i));
-      value += (digit & 31) * Math.pow(2, shift); shift += 5;
-      if (!(digit & 32)) {
-        var number = value % 2 ? -(value - 1) / 2 : value / 2;
-        at[out.length % 2] += number; out.push(at[out.length % 2] / data.scale);
-        value = 0; shift = 0;
+    return (points[index] = data.series[index].split('!').map(function (text) {
+      var out = [], value = 0, shift = 0, at = [0, 0];
+      for (var i = 0; i < text.length; i++) {
+        var digit = digits.indexOf(text.charAt(i));
+        value += (digit & 31) * Math.pow(2, shift); shift += 5;
+        if (!(digit & 32)) {
+          var number = value % 2 ? -(value - 1) / 2 : value / 2;
+          at[out.length % 2] += number; out.push(at[out.length % 2] / data.scale);
+          value = 0; shift = 0;
+        }
       }
-    }
-    return (points[index] = out);
+      return out;
+    }));
   }
   data.layers.forEach(function (layer) {  // the status pieces: differences from the entry before
     var text = '';
@@ -719,15 +796,19 @@ _DRAWN_SCRIPT = """(function () {
       if (style.mw > 0) { context.lineWidth = style.mw; context.strokeStyle = style.me; context.stroke(); }
     });
   }
-  function draw(style, xy, every) {
+  function draw(style, pieces, every) {
     context.save();
     context.beginPath();
     context.rect(style.clip[0], style.clip[1], style.clip[2], style.clip[3]);
     context.clip();
+    var xy = [].concat.apply([], pieces);
     if (style.w > 0 && xy.length > 2) {
       context.beginPath();
-      context.moveTo(xy[0], xy[1]);
-      for (var i = 2; i < xy.length; i += 2) { context.lineTo(xy[i], xy[i + 1]); }
+      pieces.forEach(function (piece) {
+        for (var i = 0; i < piece.length; i += 2) {
+          context[i ? 'lineTo' : 'moveTo'](piece[i], piece[i + 1]);
+        }
+      });
       context.lineWidth = style.w; context.strokeStyle = style.c;
       context.setLineDash(style.d); context.lineDashOffset = style.o;
       context.lineJoin = 'round'; context.lineCap = style.cap;

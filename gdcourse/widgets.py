@@ -821,13 +821,82 @@ class ComparisonExplorer(Explorer):
         static_values = [{"loss": name} for name in list(order)[:3]]
         self._contoured = None
         self._grids: dict[str, tuple] = {}
+        # the loss axis: fitted to each setting (None), or fixed per loss for a drawn view
+        self.loss_limits: dict[str, tuple[float, float]] | None = None
+        self.view_loss_limits: dict[str, tuple[float, float]] | None = None
+        self._runs: dict[tuple, Any] | None = None  # runs remembered while a view is built
         super().__init__(specs, static_values, static=static, figsize=(9.5, 4.0))
 
+    view_separator = ", "
+
     def view_grid(self) -> dict[str, list]:
-        """The losses of the static view (a dropdown), and the race after 10 to 500 steps (20
-        values). Every frame reruns all the optimizers: more would break the 10 s budget."""
-        return {"loss": [values["loss"] for values in self.static_values],
-                "steps": grid_values("int", 10, 500, 20, [self.values["steps"]])}
+        """The losses of the static view (a dropdown) and each optimizer's learning rate (30
+        log-spaced values over the slider's range, with the explorer's own). The view draws
+        the race in the browser (:meth:`view_layers`): each optimizer's runs are stored apart,
+        so the sliders combine freely at the cost of their sum, not their product."""
+        grid = {"loss": [values["loss"] for values in self.static_values]}
+        for name in self.names:
+            spec = self.specs[f"lr_{name}"]
+            grid[f"lr_{name}"] = grid_values("log", spec.low, spec.high, 30,
+                                             [self.values[f"lr_{name}"]])
+        return grid
+
+    def view_layers(self) -> list:
+        """A base layer for the loss (contour map and axes) and one layer per optimizer, keyed
+        by the loss and its learning rate: its path, its head and its loss curve, and its part
+        of the status line. The loss axis is fixed per loss for the whole view (else one
+        optimizer's learning rate would move every curve), see :meth:`_view_limits`."""
+        from gdcourse.explorer_view import Layer
+
+        self._runs = {}
+        grid = self.view_grid()
+        self.view_loss_limits = self.loss_limits = {loss: self._view_limits(loss, grid)
+                                                    for loss in grid["loss"]}
+        layers = [Layer(("loss",), (), lambda: self._status_head(self.values))]
+        for index, name in enumerate(self.names):
+            layers.append(Layer(
+                ("loss", f"lr_{name}"),
+                (self.lines[index], self.heads[index], self.loss_lines[index]),
+                lambda index=index, name=name: f"{name} {_final(self.trajectories[index])}"))
+        return layers
+
+    def _view_limits(self, loss: str, grid: dict[str, list]) -> tuple[float, float]:
+        """The loss axis of ``loss`` in the drawn view. On a log axis (a loss with a known
+        minimum): down to the lowest loss any learning rate of ``grid`` reaches, up to a hundred
+        times the starting loss. On a linear axis (the saddle, unbounded below): the curves at
+        the explorer's own learning rates. Curves beyond leave the panel."""
+        values = {**self.values, "loss": loss}
+        self._contour(loss)
+        start_loss = self.loss.value(np.asarray(self.loss.default_start, dtype=float))
+        if self.loss.minimum_value is None:
+            shown = [self._run(name, values).losses for name in self.names]
+            return _linear_limits(np.concatenate([*shown, [start_loss]]))
+        lowest = np.inf
+        for name in self.names:
+            for lr in grid[f"lr_{name}"]:
+                run = self._run(name, {**values, f"lr_{name}": lr})
+                lowest = min(lowest, _excess(run.losses, self.loss.minimum_value).min())
+        first = _excess(np.array([start_loss]), self.loss.minimum_value)[0]
+        return _log_limits(np.array([lowest, 100 * first]))
+
+    def _view_done(self) -> None:
+        self.loss_limits = None
+        self._runs = None
+        self._apply(self.values)
+
+    def _run(self, name: str, values: dict):
+        """The run of optimizer ``name`` at ``values`` (remembered while a view is built)."""
+        optimizer = self._optimizer(name, values)
+        if self._runs is None:
+            return minimize(self.loss, self.loss.default_start, optimizer, values["steps"])
+        key = (values["loss"], repr(optimizer), values["steps"])
+        if key not in self._runs:
+            self._runs[key] = minimize(self.loss, self.loss.default_start, optimizer,
+                                       values["steps"])
+        return self._runs[key]
+
+    def _status_head(self, values: dict) -> str:
+        return f"{self.loss.name}, {values['steps']} steps: final loss "
 
     def _optimizer(self, name: str, values: dict):
         kwargs = {**self.fixed[name], "lr": values[f"lr_{name}"]}
@@ -887,8 +956,7 @@ class ComparisonExplorer(Explorer):
         shown_all = []
         for name, line, head, curve in zip(self.names, self.lines, self.heads, self.loss_lines,
                                            strict=True):
-            run = minimize(self.loss, self.loss.default_start, self._optimizer(name, values),
-                           values["steps"])
+            run = self._run(name, values)
             self.trajectories.append(run)
             line.set_data(run.params[:, 0], run.params[:, 1])
             head.set_data([run.params[-1, 0]], [run.params[-1, 1]])
@@ -899,8 +967,11 @@ class ComparisonExplorer(Explorer):
         loss_ax = self.axes[1]
         shown = np.concatenate(shown_all)
         loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
-        loss_ax.set_ylim(*(_log_limits(shown) if self._log else _linear_limits(shown)))
-        return (f"{self.loss.name}, {values['steps']} steps: final loss "
+        if self.loss_limits is not None:
+            loss_ax.set_ylim(*self.loss_limits[values["loss"]])
+        else:
+            loss_ax.set_ylim(*(_log_limits(shown) if self._log else _linear_limits(shown)))
+        return (self._status_head(values)
                 + ", ".join(f"{name} {_final(run)}"
                             for name, run in zip(self.names, self.trajectories, strict=True)))
 
