@@ -443,7 +443,7 @@ def _pieces(points: np.ndarray, box: float = CLIP_PIXELS) -> list[np.ndarray]:
     pieces, current = [], []
     if len(points) == 1:
         return []
-    for p, q in zip(points[:-1], points[1:], strict=True):
+    for p, q in itertools.pairwise(points):
         clipped = _clip_segment(p, q, box)
         if clipped is None:
             if current:
