@@ -16,10 +16,12 @@ the optimizer, moves the existing artists (``set_data``, explicit limits) and re
 figure is created per change and pyplot is never involved, so nothing piles up in the notebook.
 
 **Interactive static view** (the built book, :mod:`gdcourse.explorer_view`): the same picture
-for a grid of control values (:meth:`Explorer.view_grid`), rendered at build time through the
-same drawing code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
-``aria-live`` region and a few lines of JavaScript swapping frames: it moves on a page with no
-kernel and no network. Without JavaScript it shows the explorer's own setting as a plain image
+for a grid of control values (:meth:`Explorer.view_grid`), computed at build time through the
+same code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
+``aria-live`` region and a few lines of JavaScript: it moves on a page with no kernel and no
+network. The learning-rate and batch-size explorers swap pre-rendered frames; the momentum
+explorer and the optimizer comparison (:meth:`Explorer.view_layers`) draw their paths and loss
+curves on a canvas from the runs' data, over pre-rendered backgrounds. Without JavaScript it shows the explorer's own setting as a plain image
 with alt text. It is what the explorer displays when
 
 - ``static=True`` is passed to the explorer, or
@@ -1198,8 +1200,8 @@ class MomentumExplorer(Explorer):
                     title="loss per step")
 
     def view_grid(self) -> dict[str, list]:
-        """lr (5 log-spaced values from 2/L / 10 to 2 · 2/L) by β (14 values from 0 to 0.99),
-        a 2-D grid of some 110 frames (the size and time budgets of one view allow no more). On the grid: the
+        """lr (40 log-spaced values from 2/L / 10 to 2 · 2/L) by β (40 values from 0 to 0.99),
+        some 1700 settings, drawn in the browser (:meth:`view_layers`). On the grid: the
         explorer's own lr and β, GD's stability bound 2/L, the optimal heavy ball
         (η*, μ*) = (4/(√L + √m)², ((√κ − 1)/(√κ + 1))²), and critical damping of the flat
         direction at the explorer's lr, β = (1 − √(η m))², where its oscillation starts."""
