@@ -662,3 +662,26 @@ def test_static_display_is_the_interactive_view(monkeypatch):
     bundle = batch_size_explorer(epochs=1)._repr_mimebundle_()
     assert 'type="range"' in bundle["text/html"]
     assert "aria-live" in bundle["text/html"]
+
+
+def test_drawn_view_rejects_bad_layers():
+    from gdcourse.explorer_view import Layer, build_drawn_view
+
+    explorer = momentum_explorer(25.0, static=True)
+    controls = explorer.view_controls()
+    with pytest.raises(TypeError, match="layers must be"):
+        build_drawn_view(explorer, controls, [])
+    with pytest.raises(TypeError, match="controls must be"):
+        build_drawn_view(explorer, [], [Layer(("lr",), (), str)])
+    with pytest.raises(ValueError, match="controls the view does not have: \\['steps'\\]"):
+        build_drawn_view(explorer, controls, [Layer(("lr", "momentum", "steps"), (), str)])
+    with pytest.raises(ValueError, match="every control of the view must belong to a layer"):
+        build_drawn_view(explorer, controls, [Layer(("lr",), (), str)])
+    # a line drawn by the browser above the legend and markers: refused, not drawn wrongly
+    explorer.path.set_zorder(9)
+    try:
+        with pytest.raises(ValueError, match="drawn under the browser's paths"):
+            build_drawn_view(explorer, controls, [Layer(("lr", "momentum"), (explorer.path,),
+                                                        str)])
+    finally:
+        explorer.path.set_zorder(4)
