@@ -16,10 +16,12 @@ the optimizer, moves the existing artists (``set_data``, explicit limits) and re
 figure is created per change and pyplot is never involved, so nothing piles up in the notebook.
 
 **Interactive static view** (the built book, :mod:`gdcourse.explorer_view`): the same picture
-for a grid of control values (:meth:`Explorer.view_grid`), rendered at build time through the
-same drawing code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
-``aria-live`` region and a few lines of JavaScript swapping frames: it moves on a page with no
-kernel and no network. Without JavaScript it shows the explorer's own setting as a plain image
+for a grid of control values (:meth:`Explorer.view_grid`), computed at build time through the
+same code, with ``<input type="range">`` / ``<select>`` controls, the status line in an
+``aria-live`` region and a few lines of JavaScript: it moves on a page with no kernel and no
+network. The learning-rate and batch-size explorers swap pre-rendered frames; the momentum
+explorer and the optimizer comparison (:meth:`Explorer.view_layers`) draw their paths and loss
+curves on a canvas from the runs' data, over pre-rendered backgrounds. Without JavaScript it shows the explorer's own setting as a plain image
 with alt text. It is what the explorer displays when
 
 - ``static=True`` is passed to the explorer, or
@@ -566,17 +568,39 @@ class Explorer:
                 values, tuple(self._label(name, v) for v in values)))
         return controls
 
+    def view_layers(self) -> list | None:
+        """The layers of a *drawn* view (:func:`gdcourse.explorer_view.build_drawn_view`: the
+        browser draws the paths from precomputed data), or ``None`` for a view of frames
+        (:func:`gdcourse.explorer_view.build_view`). Explorers override it."""
+        return None
+
+    view_separator = ""
+    """What joins the status pieces of a drawn view's layers (after the base's piece)."""
+
     def interactive_view(self) -> dict:
-        """The interactive static view (see :func:`gdcourse.explorer_view.build_view`): frames of
-        the live picture over :meth:`view_grid`, the other controls at their current values."""
-        from gdcourse.explorer_view import build_view
+        """The interactive static view over :meth:`view_grid`, the other controls at their
+        current values: drawn in the browser when the explorer has :meth:`view_layers`
+        (:func:`gdcourse.explorer_view.build_drawn_view`), else frames of the live picture
+        (:func:`gdcourse.explorer_view.build_view`)."""
+        from gdcourse.explorer_view import build_drawn_view, build_view
 
         grid = self.view_grid()
         fixed = {k: v for k, v in self.values.items() if k not in grid}
         note = ("Fixed here: " + ", ".join(f"{self.specs[k].description or k} = "
                                             f"{self._label(k, v)}" for k, v in fixed.items())
                 + ".") if fixed else ""
-        return build_view(self, self.view_controls(), fixed_note=note)
+        controls = self.view_controls()
+        layers = self.view_layers()
+        if layers is None:
+            return build_view(self, controls, fixed_note=note)
+        try:
+            return build_drawn_view(self, controls, layers, separator=self.view_separator,
+                                    fixed_note=note)
+        finally:
+            self._view_done()
+
+    def _view_done(self) -> None:
+        """Undo what :meth:`view_layers` set up for a drawn view (the live state is kept)."""
 
     def interactive_html(self) -> str:
         """The interactive static view as one self-contained HTML output."""
@@ -799,13 +823,82 @@ class ComparisonExplorer(Explorer):
         static_values = [{"loss": name} for name in list(order)[:3]]
         self._contoured = None
         self._grids: dict[str, tuple] = {}
+        # the loss axis: fitted to each setting (None), or fixed per loss for a drawn view
+        self.loss_limits: dict[str, tuple[float, float]] | None = None
+        self.view_loss_limits: dict[str, tuple[float, float]] | None = None
+        self._runs: dict[tuple, Any] | None = None  # runs remembered while a view is built
         super().__init__(specs, static_values, static=static, figsize=(9.5, 4.0))
 
+    view_separator = ", "
+
     def view_grid(self) -> dict[str, list]:
-        """The losses of the static view (a dropdown), and the race after 10 to 500 steps (20
-        values). Every frame reruns all the optimizers: more would break the 10 s budget."""
-        return {"loss": [values["loss"] for values in self.static_values],
-                "steps": grid_values("int", 10, 500, 20, [self.values["steps"]])}
+        """The losses of the static view (a dropdown) and each optimizer's learning rate (30
+        log-spaced values over the slider's range, with the explorer's own). The view draws
+        the race in the browser (:meth:`view_layers`): each optimizer's runs are stored apart,
+        so the sliders combine freely at the cost of their sum, not their product."""
+        grid = {"loss": [values["loss"] for values in self.static_values]}
+        for name in self.names:
+            spec = self.specs[f"lr_{name}"]
+            grid[f"lr_{name}"] = grid_values("log", spec.low, spec.high, 30,
+                                             [self.values[f"lr_{name}"]])
+        return grid
+
+    def view_layers(self) -> list:
+        """A base layer for the loss (contour map and axes) and one layer per optimizer, keyed
+        by the loss and its learning rate: its path, its head and its loss curve, and its part
+        of the status line. The loss axis is fixed per loss for the whole view (else one
+        optimizer's learning rate would move every curve), see :meth:`_view_limits`."""
+        from gdcourse.explorer_view import Layer
+
+        self._runs = {}
+        grid = self.view_grid()
+        self.view_loss_limits = self.loss_limits = {loss: self._view_limits(loss, grid)
+                                                    for loss in grid["loss"]}
+        layers = [Layer(("loss",), (), lambda: self._status_head(self.values))]
+        for index, name in enumerate(self.names):
+            layers.append(Layer(
+                ("loss", f"lr_{name}"),
+                (self.lines[index], self.heads[index], self.loss_lines[index]),
+                lambda index=index, name=name: f"{name} {_final(self.trajectories[index])}"))
+        return layers
+
+    def _view_limits(self, loss: str, grid: dict[str, list]) -> tuple[float, float]:
+        """The loss axis of ``loss`` in the drawn view. On a log axis (a loss with a known
+        minimum): down to the lowest loss any learning rate of ``grid`` reaches, up to a hundred
+        times the starting loss. On a linear axis (the saddle, unbounded below): the curves at
+        the explorer's own learning rates. Curves beyond leave the panel."""
+        values = {**self.values, "loss": loss}
+        self._contour(loss)
+        start_loss = self.loss.value(np.asarray(self.loss.default_start, dtype=float))
+        if self.loss.minimum_value is None:
+            shown = [self._run(name, values).losses for name in self.names]
+            return _linear_limits(np.concatenate([*shown, [start_loss]]))
+        lowest = np.inf
+        for name in self.names:
+            for lr in grid[f"lr_{name}"]:
+                run = self._run(name, {**values, f"lr_{name}": lr})
+                lowest = min(lowest, _excess(run.losses, self.loss.minimum_value).min())
+        first = _excess(np.array([start_loss]), self.loss.minimum_value)[0]
+        return _log_limits(np.array([lowest, 100 * first]))
+
+    def _view_done(self) -> None:
+        self.loss_limits = None
+        self._runs = None
+        self._apply(self.values)
+
+    def _run(self, name: str, values: dict):
+        """The run of optimizer ``name`` at ``values`` (remembered while a view is built)."""
+        optimizer = self._optimizer(name, values)
+        if self._runs is None:
+            return minimize(self.loss, self.loss.default_start, optimizer, values["steps"])
+        key = (values["loss"], repr(optimizer), values["steps"])
+        if key not in self._runs:
+            self._runs[key] = minimize(self.loss, self.loss.default_start, optimizer,
+                                       values["steps"])
+        return self._runs[key]
+
+    def _status_head(self, values: dict) -> str:
+        return f"{self.loss.name}, {values['steps']} steps: final loss "
 
     def _optimizer(self, name: str, values: dict):
         kwargs = {**self.fixed[name], "lr": values[f"lr_{name}"]}
@@ -865,8 +958,7 @@ class ComparisonExplorer(Explorer):
         shown_all = []
         for name, line, head, curve in zip(self.names, self.lines, self.heads, self.loss_lines,
                                            strict=True):
-            run = minimize(self.loss, self.loss.default_start, self._optimizer(name, values),
-                           values["steps"])
+            run = self._run(name, values)
             self.trajectories.append(run)
             line.set_data(run.params[:, 0], run.params[:, 1])
             head.set_data([run.params[-1, 0]], [run.params[-1, 1]])
@@ -877,8 +969,11 @@ class ComparisonExplorer(Explorer):
         loss_ax = self.axes[1]
         shown = np.concatenate(shown_all)
         loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
-        loss_ax.set_ylim(*(_log_limits(shown) if self._log else _linear_limits(shown)))
-        return (f"{self.loss.name}, {values['steps']} steps: final loss "
+        if self.loss_limits is not None:
+            loss_ax.set_ylim(*self.loss_limits[values["loss"]])
+        else:
+            loss_ax.set_ylim(*(_log_limits(shown) if self._log else _linear_limits(shown)))
+        return (self._status_head(values)
                 + ", ".join(f"{name} {_final(run)}"
                             for name, run in zip(self.names, self.trajectories, strict=True)))
 
@@ -1076,6 +1171,10 @@ class MomentumExplorer(Explorer):
         specs = {"lr": Control("log", lr, self.bound / 100, 2 * self.bound, description="lr"),
                  "momentum": Control("float", momentum, 0.0, 0.99, description="β"),
                  "steps": Control("int", steps, 5, 300, description="steps")}
+        # the loss axis: fitted to each setting (None), or fixed for a whole drawn view
+        self.loss_limits: tuple[float, float] | None = None
+        self.view_loss_limits: tuple[float, float] | None = None
+        self._gd_runs: dict[tuple, Any] = {}  # GD ignores β: one run per (lr, steps)
         super().__init__(specs, [{"momentum": m} for m in static_momenta], static=static)
 
     def _setup(self) -> None:
@@ -1101,8 +1200,8 @@ class MomentumExplorer(Explorer):
                     title="loss per step")
 
     def view_grid(self) -> dict[str, list]:
-        """lr (5 log-spaced values from 2/L / 10 to 2 · 2/L) by β (14 values from 0 to 0.99),
-        a 2-D grid of some 110 frames (the size and time budgets of one view allow no more). On the grid: the
+        """lr (40 log-spaced values from 2/L / 10 to 2 · 2/L) by β (40 values from 0 to 0.99),
+        some 1700 settings, drawn in the browser (:meth:`view_layers`). On the grid: the
         explorer's own lr and β, GD's stability bound 2/L, the optimal heavy ball
         (η*, μ*) = (4/(√L + √m)², ((√κ − 1)/(√κ + 1))²), and critical damping of the flat
         direction at the explorer's lr, β = (1 − √(η m))², where its oscillation starts."""
@@ -1111,19 +1210,57 @@ class MomentumExplorer(Explorer):
         lr_star = 4.0 / (np.sqrt(lipschitz) + np.sqrt(flat)) ** 2
         mu_star = ((np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)) ** 2
         critical = (1.0 - np.sqrt(self.values["lr"] * flat)) ** 2
-        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 5,
+        lrs = grid_values("log", self.bound / 10, 2 * self.bound, 40,
                           [self.values["lr"], self.bound, lr_star])
-        betas = grid_values("float", 0.0, 0.99, 14, [self.values["momentum"], mu_star, critical])
+        betas = grid_values("float", 0.0, 0.99, 40, [self.values["momentum"], mu_star, critical])
         return {"lr": lrs, "momentum": betas}
+
+    def view_layers(self) -> list:
+        """One layer: both paths and both loss curves, drawn in the browser for every (lr, β)
+        of :meth:`view_grid` (the loss axis follows both, so every setting has its own)."""
+        from gdcourse.explorer_view import Layer
+
+        grid = self.view_grid()
+        self.view_loss_limits = self.loss_limits = self._view_limits(grid)
+        return [Layer(("lr", "momentum"), (self.gd_path, self.path, self.gd_curve, self.curve),
+                      lambda: self.status)]
+
+    def _view_limits(self, grid: dict[str, list]) -> tuple[float, float]:
+        """The loss axis of the drawn view, the same for every setting (so that curves compare
+        as the sliders move): down to the lowest loss of any setting of ``grid``, up to a
+        hundred times the starting loss (a diverging curve leaves through the top)."""
+        steps = self.values["steps"]
+        start = self.loss.default_start
+        lowest = np.inf
+        for lr in grid["lr"]:
+            runs = [self._gd_run(lr, steps)] + [
+                minimize(self.loss, start, Momentum(lr=lr, momentum=beta), steps)
+                for beta in grid["momentum"]]
+            for run in runs:
+                lowest = min(lowest, _excess(run.losses, self.loss.minimum_value).min())
+        first = _excess(np.array([self.loss.value(start)]), self.loss.minimum_value)[0]
+        return _log_limits(np.array([lowest, 100 * first]))
+
+    def _view_done(self) -> None:
+        self.loss_limits = None
+        self._apply(self.values)
+
+    def _gd_run(self, lr: float, steps: int):
+        key = (lr, steps)
+        if key not in self._gd_runs:
+            if len(self._gd_runs) >= 256:
+                self._gd_runs.clear()
+            self._gd_runs[key] = minimize(self.loss, self.loss.default_start, GD(lr=lr), steps)
+        return self._gd_runs[key]
 
     def _draw(self, values: dict) -> str:
         start = self.loss.default_start
         runs, shown_all = [], []
-        for optimizer, path, curve in (
-            (GD(lr=values["lr"]), self.gd_path, self.gd_curve),
-            (Momentum(lr=values["lr"], momentum=values["momentum"]), self.path, self.curve),
+        for run, path, curve in (
+            (self._gd_run(values["lr"], values["steps"]), self.gd_path, self.gd_curve),
+            (minimize(self.loss, start, Momentum(lr=values["lr"], momentum=values["momentum"]),
+                      values["steps"]), self.path, self.curve),
         ):
-            run = minimize(self.loss, start, optimizer, values["steps"])
             path.set_data(run.params[:, 0], run.params[:, 1])
             shown = _excess(run.losses, self.loss.minimum_value)
             curve.set_data(np.arange(len(shown)), shown)
@@ -1132,7 +1269,7 @@ class MomentumExplorer(Explorer):
         self.trajectories = runs
         loss_ax = self.axes[1]
         loss_ax.set_xlim(0, _steps_axis_end(values["steps"]))
-        loss_ax.set_ylim(*_log_limits(np.concatenate(shown_all)))
+        loss_ax.set_ylim(*(self.loss_limits or _log_limits(np.concatenate(shown_all))))
         gd, momentum = runs
         return (f"lr = {values['lr']:.3g} (GD stable below {self.bound:.3g}), "
                 f"β = {values['momentum']:.2f}: loss after {values['steps']} steps: "

@@ -484,7 +484,77 @@ _FRAME_SHOWN = r"""
 """
 
 
+# a drawn view (gdcourse.explorer_view.build_drawn_view): what the data says for the controls'
+# values (looked up here independently of the page's script), and what the page shows
+_DRAWN_SHOWN = r"""
+(root) => {
+  const data = JSON.parse(root.querySelector('script.gdx-data').textContent);
+  const controls = Array.from(root.querySelectorAll('[data-gdx-control]'));
+  const key = controls.map(c => c.value).join(',');
+  const pieces = data.layers.map(layer => {
+    const wanted = layer.controls.map(i => controls[i].value).join(',');
+    let text = '';
+    for (const [k, entry] of Object.entries(layer.entries)) {
+      const [prefix, middle, suffix] = entry[entry.length - 2];
+      text = text.slice(0, prefix) + middle + (suffix ? text.slice(text.length - suffix) : '');
+      if (k === wanted) {
+        return {text, entry, series: entry[entry.length - 1].map(r => typeof r === 'number' ? r : r[0])};
+      }
+    }
+    return null;
+  });
+  const known = pieces.every(p => p !== null);
+  const canvas = root.querySelector('.gdx-picture canvas');
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0, hash = 0;
+  for (let i = 3; i < pixels.length; i += 4) {
+    if (pixels[i]) { painted++; hash = (hash * 31 + i * 7 + pixels[i - 3] + pixels[i]) | 0; }
+  }
+  const image = root.querySelector('.gdx-picture img');
+  return {
+    key, known, shown_key: root.getAttribute('data-gdx-frame'),
+    expected_series: known ? pieces.flatMap(p => p.series).sort((a, b) => a - b).join(',') : '',
+    shown_series: (root.getAttribute('data-gdx-series') || '').split(',').map(Number)
+        .sort((a, b) => a - b).join(','),
+    foreground_matches: known && image.getAttribute('src') === data.foregrounds[pieces[0].entry[2]],
+    background_matches: known && root.querySelector('.gdx-picture').style.backgroundImage
+        .includes(data.backgrounds[pieces[0].entry[1]].slice(0, 200)),
+    status: root.querySelector('.gdx-status').textContent,
+    expected_status: known ? pieces[0].text + pieces.slice(1).map(p => p.text).join(data.separator) : '',
+    alt: image.alt, painted, canvas_visible: !canvas.hidden,
+    readouts: controls.map((c, i) => {
+      const out = root.querySelector('output[for="' + c.id + '"]');
+      return {value: c.value, label: data.controls[i].labels[+c.value],
+              output: out ? out.textContent : null, valuetext: c.getAttribute('aria-valuetext'),
+              type: c.type};
+    }),
+    src: key + ':' + painted + ':' + hash,
+  };
+}
+"""
+
+
+def _check_drawn(root, what: str) -> dict:
+    shown = root.evaluate(_DRAWN_SHOWN)
+    assert shown["known"], f"{what}: no data for {shown['key']}"
+    assert shown["shown_key"] == shown["key"], f"{what}: the view did not follow"
+    assert shown["canvas_visible"] and shown["painted"] > 200, f"{what}: nothing drawn"
+    assert shown["shown_series"] == shown["expected_series"], (
+        f"{what}: the paths drawn are not the data for {shown['key']}")
+    assert shown["foreground_matches"] and shown["background_matches"], (
+        f"{what}: the picture's layers are not the setting's")
+    assert shown["status"] == shown["expected_status"], f"{what}: the status did not follow"
+    assert shown["alt"].endswith(shown["expected_status"]), f"{what}: the alt text did not follow"
+    for readout in shown["readouts"]:
+        if readout["type"] == "range":
+            assert readout["output"] == readout["label"], f"{what}: the value shown is stale"
+            assert readout["valuetext"] == readout["label"]
+    return shown
+
+
 def _check_frame(root, what: str) -> dict:
+    if "gdx-drawn" in (root.get_attribute("class") or ""):
+        return _check_drawn(root, what)
     shown = root.evaluate(_FRAME_SHOWN)
     assert shown["known"], f"{what}: no frame for {shown['key']}"
     assert shown["shown_key"] == shown["key"], f"{what}: the view did not follow"
@@ -618,4 +688,5 @@ def test_screenshots_of_an_explorer_at_two_settings(explorer_session, server):
         path = _artifact(f"explorer-momentum-beta-{key.lower()}.png")
         root.screenshot(path=str(path))
         shots.append(path.read_bytes())
+        _check_frame(root, f"momentum explorer, β {key}")
     assert shots[0] != shots[1]

@@ -418,7 +418,19 @@ def test_a_new_view_redraws_the_background():
 # --------------------------------------------------------------------------------------------
 # the interactive static view: frames of the live picture over a grid of control values
 
-from gdcourse.explorer_view import BUDGET_BYTES, compose, decode_png  # noqa: E402
+from gdcourse.explorer_view import (  # noqa: E402
+    BUDGET_BYTES,
+    CLIP_PIXELS,
+    PIXEL_STEPS,
+    compose,
+    decode_pieces,
+    decode_png,
+    decode_points,
+    drawn_series,
+    drawn_status,
+    encode_points,
+)
+from gdcourse.widgets import _excess  # noqa: E402
 
 # the explorers as the chapters call them (chapters 3, 4, 6 and 9)
 BOOK_EXPLORERS = {
@@ -449,8 +461,98 @@ def values_of(explorer, key: str) -> dict:
     return {c.name: c.values[int(i)] for c, i in zip(controls, key.split(","), strict=True)}
 
 
+FRAME_VIEWS = ["lr", "batch"]  # views of frames (gdcourse.explorer_view.build_view)
+DRAWN_VIEWS = ["momentum", "comparison"]  # drawn in the browser (build_drawn_view)
+
+
+def start_indices(explorer, view) -> dict:
+    if "frames" in view:
+        return dict(zip([c.name for c in explorer.view_controls()],
+                        map(int, view["start"].split(",")), strict=True))
+    return dict(view["start"])
+
+
+def expected_drawing(name: str, live) -> list[np.ndarray]:
+    """What a drawn view must draw for the live widget's current setting, in picture pixels:
+    the runs themselves (trajectories and losses), through the live widget's axes."""
+    band = live._status_band()
+    height = live.figure.bbox.height
+    map_ax, loss_ax = live.axes
+
+    def pixels(ax, xy):
+        out = ax.transData.transform(np.asarray(xy, dtype=float))
+        out[:, 1] = height - out[:, 1] - band
+        return out
+
+    def curve(run, minimum):
+        shown = _excess(run.losses, minimum)
+        return pixels(loss_ax, np.column_stack([np.arange(len(shown)), shown]))
+
+    if name == "momentum":
+        gd, momentum = live.trajectories
+        minimum = live.loss.minimum_value
+        return [pixels(map_ax, gd.params), pixels(map_ax, momentum.params),
+                curve(gd, minimum), curve(momentum, minimum)]
+    drawn = []
+    for run in live.trajectories:
+        drawn += [pixels(map_ax, run.params), pixels(map_ax, run.params[-1:]),
+                  curve(run, live.loss.minimum_value)]
+    return drawn
+
+
+@pytest.mark.parametrize("name", DRAWN_VIEWS)
+def test_drawn_view_data_is_what_the_live_widget_runs(name):
+    """Every drawn path and curve is the live widget's run for the same control values (to the
+    stored 1/PIXEL_STEPS pixel), and the status line is the live widget's."""
+    explorer, view = book_view(name)
+    controls = explorer.view_controls()
+    live = BOOK_EXPLORERS[name](static=False)
+    live.loss_limits = explorer.view_loss_limits  # the view's fixed loss axis
+    rng = np.random.default_rng(0)
+    settings = [start_indices(explorer, view), {c.name: 0 for c in controls},
+                {c.name: len(c.values) - 1 for c in controls}]
+    settings += [{c.name: int(rng.integers(len(c.values))) for c in controls} for _ in range(6)]
+    for indices in settings:
+        live.update(**{c.name: c.values[indices[c.name]] for c in controls})
+        assert drawn_status(view, indices) == live.status
+        drawn = drawn_series(view, indices)
+        expected = expected_drawing(name, live)
+        assert len(drawn) == len(expected)
+        for (style, points, _every), want in zip(drawn, expected, strict=True):
+            inside = np.all(np.abs(want) <= CLIP_PIXELS, axis=1)
+            if inside.all():
+                assert points.shape == want.shape
+                assert np.abs(points - want).max() <= 0.5 / PIXEL_STEPS + 1e-9
+            else:  # a diverging run: the pieces inside the clip box, the iterates on them
+                kept = want[inside]
+                if not len(kept):  # wholly outside: whatever remains crosses the box
+                    assert np.all(np.abs(points) <= CLIP_PIXELS)
+                    continue
+                assert len(points), "a run inside the picture was not drawn"
+                distance = np.min(np.abs(kept[:, None, :] - points[None, :, :]).max(-1), 1)
+                assert distance.max() <= 0.5 / PIXEL_STEPS + 1e-9
+            assert style["clip"][2] > 0 and style["clip"][3] > 0
+    # the sliders move the picture: other settings draw other data
+    first, last = (drawn_series(view, s) for s in settings[1:3])
+    assert any(a[1].shape != b[1].shape or not np.array_equal(a[1], b[1])
+               for a, b in zip(first, last, strict=True))
+
+
+def test_drawn_view_encoding_round_trips_and_clips():
+    points = np.array([[0.0, 0.0], [10.25, -3.5], [10.25, -3.5], [1e9, 4.0], [-1e9, 6.0],
+                       [20.0, 20.0]])
+    pieces = decode_pieces(encode_points(points))
+    assert np.array_equal(pieces[0][:3], points[:3])
+    assert all(np.abs(piece).max() <= CLIP_PIXELS for piece in pieces)
+    assert np.array_equal(pieces[-1][-1], points[-1])  # back inside: drawn again
+    assert len(pieces) == 3  # out, across the picture, back in: three pieces
+    assert np.array_equal(decode_points(encode_points(points[:3])), points[:3])
+    with pytest.raises(ValueError, match="finite"):
+        encode_points([[np.nan, 0.0]])
+
+
 @pytest.mark.slow  # renders every frame of a view twice (2-7 s per explorer)
-@pytest.mark.parametrize("name", list(BOOK_EXPLORERS))
+@pytest.mark.parametrize("name", FRAME_VIEWS)
 def test_view_frames_are_what_the_live_widget_draws(name):
     explorer, view = book_view(name)
     keys = list(view["frames"])
@@ -500,9 +602,18 @@ def test_view_is_self_contained_accessible_and_within_budget(name):
     # without JavaScript: one image with the alt text of the author's setting
     alt = re.search(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page).group(1)
     assert alt.startswith(explorer.title)
-    assert html_unescape(alt).endswith(view["frames"][view["start"]][-1])
-    assert values_of(explorer, view["start"]) == {c.name: explorer.values[c.name]
-                                                  for c in controls}
+    start = start_indices(explorer, view)
+    status = (view["frames"][view["start"]][-1] if "frames" in view
+              else drawn_status(view, start))
+    assert html_unescape(alt).endswith(status)
+    assert {c.name: c.values[start[c.name]] for c in controls} == {
+        c.name: explorer.values[c.name] for c in controls}
+    if "data" in view:  # drawn: the still is the live widget's picture of that setting
+        live = BOOK_EXPLORERS[name](static=False)
+        live.loss_limits = explorer.view_loss_limits  # the view's fixed loss axis
+        live.update()
+        assert np.array_equal(decode_png(view["still"])[..., :3], live.live_pixels())
+        assert "<canvas" in page and "src=\"http" not in page
 
 
 def html_unescape(text: str) -> str:
@@ -522,6 +633,12 @@ def test_view_grids_put_the_transitions_on_frames():
     assert 4 / (1 + 5) ** 2 in grid["lr"]  # η* = 4/(√L + √m)², L = 25, m = 1
     assert ((5 - 1) / (5 + 1)) ** 2 in grid["momentum"]  # μ* = ((√κ − 1)/(√κ + 1))²
     assert (1 - np.sqrt(0.076)) ** 2 in grid["momentum"]  # critical damping at this lr
+    assert all(30 <= len(values) <= 60 for values in grid.values())  # dense: drawn, not frames
+    race = BOOK_EXPLORERS["comparison"]()
+    race_grid = race.view_grid()
+    for name in race.names:
+        assert 30 <= len(race_grid[f"lr_{name}"]) <= 60
+        assert race.values[f"lr_{name}"] in race_grid[f"lr_{name}"]
     batch = batch_size_explorer()
     sizes = batch.view_grid()["batch_size"]
     noise = batch.noise_batch_size()
@@ -545,3 +662,26 @@ def test_static_display_is_the_interactive_view(monkeypatch):
     bundle = batch_size_explorer(epochs=1)._repr_mimebundle_()
     assert 'type="range"' in bundle["text/html"]
     assert "aria-live" in bundle["text/html"]
+
+
+def test_drawn_view_rejects_bad_layers():
+    from gdcourse.explorer_view import Layer, build_drawn_view
+
+    explorer = momentum_explorer(25.0, static=True)
+    controls = explorer.view_controls()
+    with pytest.raises(TypeError, match="layers must be"):
+        build_drawn_view(explorer, controls, [])
+    with pytest.raises(TypeError, match="controls must be"):
+        build_drawn_view(explorer, [], [Layer(("lr",), (), str)])
+    with pytest.raises(ValueError, match="controls the view does not have: \\['steps'\\]"):
+        build_drawn_view(explorer, controls, [Layer(("lr", "momentum", "steps"), (), str)])
+    with pytest.raises(ValueError, match="every control of the view must belong to a layer"):
+        build_drawn_view(explorer, controls, [Layer(("lr",), (), str)])
+    # a line drawn by the browser above the legend and markers: refused, not drawn wrongly
+    explorer.path.set_zorder(9)
+    try:
+        with pytest.raises(ValueError, match="drawn under the browser's paths"):
+            build_drawn_view(explorer, controls, [Layer(("lr", "momentum"), (explorer.path,),
+                                                        str)])
+    finally:
+        explorer.path.set_zorder(4)
