@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gdcourse import sandbox
-from gdcourse.sandbox import Limits, SandboxError
+from gdcourse.grader import sandbox
+from gdcourse.grader.sandbox import Limits, SandboxError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def test_kernelspec_runs_this_launcher_with_the_limits(tmp_path):
     spec = sandbox.install_kernelspec(tmp_path, Limits(memory_mib=1024, processes=32))
     argv = json.loads((spec / "kernel.json").read_text())["argv"]
     assert spec == tmp_path / "kernels" / sandbox.KERNEL_NAME
-    assert argv[:2] == [sys.executable, str(ROOT / "gdcourse" / "sandbox.py")]
+    assert argv[:2] == [sys.executable, str(ROOT / "gdcourse" / "grader" / "sandbox.py")]
     assert argv[-2:] == ["-f", "{connection_file}"]
     assert argv[argv.index("--memory-mib") + 1] == "1024"
     assert argv[argv.index("--processes") + 1] == "32"
@@ -124,8 +124,8 @@ def test_the_check_fails_when_the_sandbox_does_not_hold(sandbox_environment):
 AS_GRADER = """
 import json, sys
 from pathlib import Path
-from gdcourse import sandbox
-from gdcourse.sandbox import Limits
+from gdcourse.grader import sandbox
+from gdcourse.grader.sandbox import Limits
 
 folder, secret = Path(sys.argv[1]), Path(sys.argv[2])
 sandbox.install_kernelspec(folder / "jupyter", Limits())
