@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from gdcourse.grader import sandbox
-from gdcourse.outputcap import CappedOutputs
 from gdcourse.grader.sandbox import Limits
+from gdcourse.outputcap import CappedOutputs
 
 # Real sandboxed kernels (seconds each): not part of `make check`'s fast loop.
 pytestmark = [pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap"),

@@ -79,10 +79,26 @@ RELAY_BYTES = 64 * 1024  # of a kernel's own stdout/stderr copied to the grader'
 PASSED_ENVIRONMENT = ("LANG", "LC_ALL", "TZ", "NBGRADER_EXECUTION", "GDCOURSE_GRADING_SEED",
                       "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-__all__ = ["KERNEL_NAME", "WITHHELD_VARIABLE", "Limits", "SandboxError", "Withholding",
-           "build_package", "bubblewrap", "bwrap_command", "install_kernelspec", "ipc_address",
-           "memory_cgroup", "prepare_runtime", "remove_runtime", "third_party_overlays",
-           "time_budget", "unused_site_packages", "verify", "withheld_modules"]
+__all__ = [
+    "KERNEL_NAME",
+    "WITHHELD_VARIABLE",
+    "Limits",
+    "SandboxError",
+    "Withholding",
+    "bubblewrap",
+    "build_package",
+    "bwrap_command",
+    "install_kernelspec",
+    "ipc_address",
+    "memory_cgroup",
+    "prepare_runtime",
+    "remove_runtime",
+    "third_party_overlays",
+    "time_budget",
+    "unused_site_packages",
+    "verify",
+    "withheld_modules",
+]
 
 
 class SandboxError(RuntimeError):
@@ -662,7 +678,8 @@ def third_party_overlays(withheld: tuple[str, ...] | list[str], stubs: Path,
     """``bwrap`` arguments that put a stub over each withheld module outside ``gdcourse``
     found on ``path`` (``sys.path`` by default; nothing is imported to find it): over a
     package, a folder holding one ``__init__.py`` that raises ImportError; over a module, that
-    file, with its compiled files blanked. Stubs are written under ``stubs``."""
+    file, with its compiled files blanked. A module inside a withheld package goes with it.
+    Stubs are written under ``stubs``."""
     import importlib.machinery
 
     arguments: list[str] = []
@@ -670,6 +687,8 @@ def third_party_overlays(withheld: tuple[str, ...] | list[str], stubs: Path,
         if name == "gdcourse" or name.startswith("gdcourse."):
             continue
         parts = name.split(".")
+        if any(".".join(parts[:end]) in withheld for end in range(1, len(parts))):
+            continue  # inside a withheld package: covered with it
         spec = importlib.machinery.PathFinder.find_spec(parts[0], path)
         if spec is None or spec.origin in (None, "built-in", "frozen"):
             continue
@@ -724,7 +743,7 @@ def unused_site_packages() -> list[Path]:
 # ------------------------------------------------------------------------------------------------
 
 
-def memory_cgroup() -> tuple[Path | None, str]:
+def memory_cgroup(proc: Path = Path("/proc/self")) -> tuple[Path | None, str]:
     """The cgroup under which this process can make memory-limited cgroups of its own, with a
     description (``(folder, "cgroup v1 ...")``), or ``(None, why not)``.
 
@@ -734,12 +753,13 @@ def memory_cgroup() -> tuple[Path | None, str]:
     cgroup v1 needs a writable ``memory`` hierarchy (root); cgroup v2 needs the grader's cgroup
     to hand the ``memory`` controller to its children (``cgroup.subtree_control``), as in a
     delegated systemd scope. Without either, each process is bounded on its own
-    (``RLIMIT_AS``), and ``GDCOURSE_SANDBOX_CGROUP=0`` chooses that on purpose."""
+    (``RLIMIT_AS``), and ``GDCOURSE_SANDBOX_CGROUP=0`` chooses that on purpose. ``proc`` is
+    where this process's ``cgroup`` and ``mountinfo`` files are read (a test's fake tree)."""
     if os.environ.get("GDCOURSE_SANDBOX_CGROUP", "1") == "0":
         return None, "turned off (GDCOURSE_SANDBOX_CGROUP=0)"
     try:
-        membership = Path("/proc/self/cgroup").read_text().splitlines()
-        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+        membership = (Path(proc) / "cgroup").read_text().splitlines()
+        mounts = (Path(proc) / "mountinfo").read_text().splitlines()
     except OSError as error:
         return None, f"/proc cannot be read ({error})"
     hierarchies: dict[int, tuple[str, str]] = {}
@@ -778,10 +798,12 @@ def memory_cgroup() -> tuple[Path | None, str]:
     return None, "; ".join(reasons) or "no memory cgroup hierarchy is mounted"
 
 
-def sweep_cgroups() -> None:
+def sweep_cgroups(parent: Path | None = None) -> None:
     """Remove the memory cgroups of sandbox launchers that were killed (a killed launcher
-    cannot remove its own; a kernel stopped the usual way leaves none)."""
-    parent, _ = memory_cgroup()
+    cannot remove its own; a kernel stopped the usual way leaves none), under ``parent``
+    (:func:`memory_cgroup`'s by default)."""
+    if parent is None:
+        parent, _ = memory_cgroup()
     for stale in parent.glob("gdcourse-sandbox-*") if parent is not None else ():
         pid = _owner_pid(stale)
         if pid is not None and not _alive(pid):
@@ -790,12 +812,14 @@ def sweep_cgroups() -> None:
 
 def _make_cgroup(parent: Path, limits: Limits) -> Path:
     """A new cgroup under ``parent`` holding at most ``limits.memory_mib`` (and no swap)."""
-    sweep_cgroups()
+    sweep_cgroups(parent)
     folder = parent / f"gdcourse-sandbox-{os.getpid()}"
     folder.mkdir()
     limit = str(limits.memory_mib * MIB)
     try:
-        if (folder / "memory.max").exists():  # v2
+        # v2: every cgroup has cgroup.controllers (its parent's too: a child's files appear
+        # only on a real cgroup2 mount, so the parent is asked)
+        if (folder / "memory.max").exists() or (parent / "cgroup.controllers").exists():
             (folder / "memory.max").write_text(limit)
             swap = folder / "memory.swap.max"
             if swap.exists():
