@@ -40,15 +40,18 @@ v2 that delegates the ``memory`` controller to the grader. Without one, memory i
 process only (forked children each get the full address space): the launcher writes that into
 the grader's log, and :func:`verify` reports it (``memory_bound``) for the grading log.
 
-What the sandbox cannot do
---------------------------
-It protects everything *outside* the kernel. Code inside the kernel runs in the same process as
-the test cells that follow it, so it can still tamper with them (replace a function the tests
-call, hook IPython's cell events). The pipeline makes that harder, not impossible: test cells are
-restored from the gradebook, hidden tests draw fresh random inputs on every run and check the
-students' functions against the reference step by step, and feedback drops any output that
-quotes hidden-test code. Reading a grade from a notebook run in the sandbox is only as
-trustworthy as those tests.
+What the kernel does not contain
+--------------------------------
+The reference implementations the hidden checks of an assignment forbid (``gdcourse.optim``,
+``torch.optim``, what a question names in ``forbid=``) are withheld: the grader names them in
+the launcher's environment (:data:`WITHHELD_VARIABLE`, from :func:`withheld_modules`), and the
+launcher mounts a copy of the package in which each is a stub (:func:`build_package`: every name
+raises "withheld while grading"), covers withheld third-party modules the same way
+(:func:`third_party_overlays`) and the base interpreter's unused site-packages with an empty
+folder (:func:`unused_site_packages`). Code in the kernel can switch off the in-kernel guard of
+:mod:`gdcourse.grading`; it cannot reach what is not there. Scores never come from the kernel
+(the checks run in the grader, :mod:`gdcourse.grader.check`); the sandbox protects everything
+outside the kernel and keeps the reference out of it.
 """
 
 from __future__ import annotations
