@@ -228,6 +228,11 @@ for fd in os.listdir("/proc/self/fd"):
 found["pid1"] = open("/proc/1/cmdline", "rb").read().replace(b"\0", b" ").decode()
 found["environment"] = dict(os.environ)
 import numpy, gdcourse.optim
+try:
+    gdcourse.optim.Adam
+    found["withheld"] = False
+except ImportError:
+    found["withheld"] = True
 print(json.dumps(found))
 """
 
@@ -251,9 +256,10 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
     on ``JUPYTER_PATH``) and check from inside that it holds: ``hidden`` paths do not exist,
     a TCP port this process listens on cannot be reached, the limits are set, the working
     folder is writable scratch space (nothing written there reaches the real folder), the
-    kernel's standard streams lead to nothing of the grader's, PID 1 is not ``bwrap`` and
-    NumPy and gdcourse import. Raise :class:`SandboxError` if not; return what the kernel saw,
-    with ``memory_bound``: how the sandbox's memory is bounded (:func:`memory_cgroup`)."""
+    kernel's standard streams lead to nothing of the grader's, PID 1 is not ``bwrap``, NumPy
+    and gdcourse import, and ``gdcourse.optim``, withheld for the check, cannot be reached.
+    Raise :class:`SandboxError` if not; return what the kernel saw, with ``memory_bound``:
+    how the sandbox's memory is bounded (:func:`memory_cgroup`)."""
     import socket
     import subprocess
 
@@ -267,7 +273,8 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
             "PORT", str(listener.getsockname()[1]))
         try:
             run = subprocess.run([sys.executable, "-c", _RUN_PROBE, code, folder],
-                                 env=environment, capture_output=True, text=True, timeout=180,
+                                 env={**environment, WITHHELD_VARIABLE: "gdcourse.optim"},
+                                 capture_output=True, text=True, timeout=180,
                                  check=False)
         except subprocess.TimeoutExpired:
             raise SandboxError("the sandboxed kernel did not answer within 180 s") from None
@@ -296,6 +303,8 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
     problems += [f"the kernel's descriptor {fd} leads to {target}"
                  for fd, target in found["fds"].items()
                  if int(fd) <= 2 and not target.startswith(("pipe:", "/dev/null"))]
+    if not found["withheld"]:
+        problems.append("gdcourse.optim, withheld for the check, is reachable inside")
     if "bwrap" in found["pid1"] or folder in found["pid1"]:
         problems.append(f"PID 1 inside shows the sandbox's command line: {found['pid1'][:200]}")
     if problems:
