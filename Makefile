@@ -54,7 +54,7 @@ ASSETS_STAMP := $(ASSETS)/node_modules/.package-lock.json
 $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-# bubblewrap, the sandbox that grading kernels run in (gdcourse/sandbox.py); tests grade through it.
+# bubblewrap, the sandbox that grading kernels run in (gdcourse/grader/sandbox.py); tests grade through it.
 BWRAP := /usr/bin/bwrap
 $(BWRAP):
 	DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap

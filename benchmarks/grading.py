@@ -25,6 +25,7 @@ slope x notebooks alongside. Values are medians over
     python -m benchmarks grading                                    # 10, 20, 40 students
     GDCOURSE_BENCH_STUDENTS=10,20 python -m benchmarks grading      # a quicker run
     GDCOURSE_BENCH_REPEATS=3 python -m benchmarks grading
+    GDCOURSE_BENCH_ASSIGNMENTS=ch04_minibatch,ch10_training_loop python -m benchmarks grading
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ from benchmarks._timing import row
 from gdcourse.grade import default_workers, grade
 from gdcourse.release import EXERCISES, SOLUTIONS
 
-ASSIGNMENTS = ["ch06_momentum", "ch08_adam"]
+# GDCOURSE_BENCH_ASSIGNMENTS=ch04_minibatch,ch10_training_loop grades other assignments (the
+# callback-heavy ones, where the kernel round trip weighs most)
+ASSIGNMENTS = [name.strip() for name in os.environ.get(
+    "GDCOURSE_BENCH_ASSIGNMENTS", "ch06_momentum,ch08_adam").split(",") if name.strip()]
 TARGET_SPEEDUP = 1.7
 LINEAR = (0.75, 1.25)  # marginal s/notebook, largest classes / smallest classes
 

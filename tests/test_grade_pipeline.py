@@ -308,7 +308,7 @@ def grading_processes() -> list[str]:
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
         if str(ROOT) in line and ("_serve()" in line or "gdcourse-sandbox" in line
-                                  or "gdcourse/sandbox.py" in line):  # this checkout's only
+                                  or "gdcourse/grader/sandbox.py" in line):  # this checkout's only
             found.append(line)
     return found
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gdcourse import sandbox
-from gdcourse.sandbox import Limits, SandboxError
+from gdcourse.grader import sandbox
+from gdcourse.grader.sandbox import Limits, SandboxError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def test_kernelspec_runs_this_launcher_with_the_limits(tmp_path):
     spec = sandbox.install_kernelspec(tmp_path, Limits(memory_mib=1024, processes=32))
     argv = json.loads((spec / "kernel.json").read_text())["argv"]
     assert spec == tmp_path / "kernels" / sandbox.KERNEL_NAME
-    assert argv[:2] == [sys.executable, str(ROOT / "gdcourse" / "sandbox.py")]
+    assert argv[:2] == [sys.executable, str(ROOT / "gdcourse" / "grader" / "sandbox.py")]
     assert argv[-2:] == ["-f", "{connection_file}"]
     assert argv[argv.index("--memory-mib") + 1] == "1024"
     assert argv[argv.index("--processes") + 1] == "32"
@@ -124,8 +124,8 @@ def test_the_check_fails_when_the_sandbox_does_not_hold(sandbox_environment):
 AS_GRADER = """
 import json, sys
 from pathlib import Path
-from gdcourse import sandbox
-from gdcourse.sandbox import Limits
+from gdcourse.grader import sandbox
+from gdcourse.grader.sandbox import Limits
 
 folder, secret = Path(sys.argv[1]), Path(sys.argv[2])
 sandbox.install_kernelspec(folder / "jupyter", Limits())
@@ -162,3 +162,74 @@ def test_a_grader_who_is_not_root_gets_the_same_sandbox(tmp_path):
     found = json.loads(run.stdout.strip().splitlines()[-1])
     assert found["visible"] == [] and found["network"] is False
     assert found["user"] == 1000  # no user change: the namespace maps the grader's own
+
+
+# ------------------------------------------------------------------------------------------------
+# The memory cgroup on fake cgroup trees (this machine has cgroup v1 without a writable memory
+# hierarchy for every grader; the real v2 path is exercised only where v2 delegates memory)
+# ------------------------------------------------------------------------------------------------
+
+
+def _fake_proc(tmp_path, membership: str, mount: str):
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "cgroup").write_text(membership)
+    (proc / "mountinfo").write_text(
+        "23 1 0:21 / / rw,relatime - overlay overlay rw\n" + mount)
+    return proc
+
+
+def _cgroup2(tmp_path, delegated: str = "memory pids"):
+    root = tmp_path / "cgroup2"
+    scope = root / "user.slice" / "grader.scope"
+    scope.mkdir(parents=True)
+    (scope / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (scope / "cgroup.subtree_control").write_text(delegated + "\n")
+    proc = _fake_proc(tmp_path, "0::/user.slice/grader.scope\n",
+                      f"30 23 0:27 / {root} rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw\n")
+    return proc, scope
+
+
+def test_cgroup2_with_the_memory_controller_delegated_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("GDCOURSE_SANDBOX_CGROUP", raising=False)
+    proc, scope = _cgroup2(tmp_path)
+    assert sandbox.memory_cgroup(proc) == (scope, f"cgroup v2 memory controller under {scope}")
+
+
+def test_cgroup2_without_the_memory_controller_is_refused_with_the_reason(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.delenv("GDCOURSE_SANDBOX_CGROUP", raising=False)
+    proc, scope = _cgroup2(tmp_path, delegated="pids")
+    assert sandbox.memory_cgroup(proc) == (
+        None, f"cgroup v2: {scope} does not delegate the memory controller")
+    monkeypatch.setenv("GDCOURSE_SANDBOX_CGROUP", "0")
+    assert sandbox.memory_cgroup(_cgroup2(tmp_path / "again")[0])[0] is None
+
+
+def test_a_cgroup2_sandbox_cgroup_gets_the_memory_limit_and_stale_ones_are_swept(tmp_path):
+    _, scope = _cgroup2(tmp_path)
+    dead = scope / "gdcourse-sandbox-999999999"  # a launcher that was killed (no such pid)
+    dead.mkdir()
+    alive = scope / f"gdcourse-sandbox-{os.getppid()}"  # still running: kept
+    alive.mkdir()
+    folder = sandbox._make_cgroup(scope, Limits(memory_mib=1024))
+    assert folder == scope / f"gdcourse-sandbox-{os.getpid()}"
+    assert (folder / "memory.max").read_text() == str(1024 * 1024 * 1024)
+    assert not (folder / "memory.limit_in_bytes").exists()  # not the v1 file
+    assert not dead.exists() and alive.exists()
+    with pytest.raises(FileExistsError):  # one cgroup per launcher
+        sandbox._make_cgroup(scope, Limits())
+
+
+def test_cgroup_v1_memory_hierarchy_is_used_when_writable(tmp_path, monkeypatch):
+    monkeypatch.delenv("GDCOURSE_SANDBOX_CGROUP", raising=False)
+    root = tmp_path / "memory"
+    grader = root / "grader"
+    grader.mkdir(parents=True)
+    (grader / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    proc = _fake_proc(tmp_path, "4:memory:/grader\n1:name=systemd:/\n",
+                      f"35 31 0:33 / {root} rw,relatime - cgroup cgroup rw,memory\n")
+    assert sandbox.memory_cgroup(proc) == (grader, f"cgroup v1 memory controller under {grader}")
+    folder = sandbox._make_cgroup(grader, Limits(memory_mib=512))
+    assert (folder / "memory.limit_in_bytes").read_text() == str(512 * 1024 * 1024)
+    assert not (folder / "memory.max").exists()

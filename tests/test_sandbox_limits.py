@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gdcourse import sandbox
+from gdcourse.grader import sandbox
+from gdcourse.grader.sandbox import Limits
 from gdcourse.outputcap import CappedOutputs
-from gdcourse.sandbox import Limits
 
 # Real sandboxed kernels (seconds each): not part of `make check`'s fast loop.
 pytestmark = [pytest.mark.skipif(sandbox.bubblewrap() is None, reason="needs bubblewrap"),
@@ -31,7 +31,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets.config import Config
-from gdcourse.sandbox import KERNEL_NAME, ipc_address
+from gdcourse.grader.sandbox import KERNEL_NAME, ipc_address
 
 codes, workdir = json.loads(sys.argv[1]), sys.argv[2]
 ip = ipc_address()  # one socket address for every kernel, as a grading worker has
@@ -403,7 +403,7 @@ def test_a_huge_traceback_is_cut_but_stays_an_error():
 INTERRUPTS = """
 import json, sys, time
 from jupyter_client.manager import KernelManager
-from gdcourse.sandbox import KERNEL_NAME, ipc_address
+from gdcourse.grader.sandbox import KERNEL_NAME, ipc_address
 
 km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=ipc_address())
 km.start_kernel(cwd=sys.argv[1])

@@ -3,7 +3,7 @@
 ================  ===============================================================================
 ``collect``       find each student's notebook (folders, LMS zips)
 ``execute``       run it in a fresh kernel (``ResilientExecute``, plugged into nbgrader)
-``sandbox``       the kernel's jail: bubblewrap, no network, limits (``gdcourse/sandbox.py``)
+``sandbox``       the kernel's jail: bubblewrap, no network, limits, reference withheld
 ``kernel_side``   the ONLY grading code that runs inside the student's kernel
 ``wire``          the plain data (JSON, ``.npy`` without pickle) crossing the trust boundary
 ``check``         the trust boundary: test cells run in the grader, calling into the kernel

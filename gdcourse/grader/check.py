@@ -32,6 +32,7 @@ import numpy as np
 
 from gdcourse.grader import wire
 from gdcourse.grader.kernel_side import CALLBACK_PROMPT
+from gdcourse.grader.sandbox import withheld_modules
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 MAX_CALLBACKS = 200_000  # per test cell
@@ -355,6 +356,8 @@ class SourceChecks:
                     continue
         self.compiled = {grade_id: compile(source, f"<checks {grade_id}>", "exec")
                          for grade_id, source in self.tests.items()}
+        # the reference implementations the kernel of this assignment is made without
+        self.withholding = withheld_modules(source_notebook)
 
     def namespace(self, link: KernelLink) -> dict:
         """A fresh namespace for one notebook's checks: the setup cells run, the student's

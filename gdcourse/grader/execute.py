@@ -107,6 +107,21 @@ def _resilient_execute_class():
 
         start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
+        async def async_start_new_kernel(self, **kwargs):
+            """nbclient's, naming for the sandbox the modules this assignment's kernel must
+            not contain (:func:`gdcourse.grader.sandbox.withheld_modules`: the reference
+            implementations its hidden checks forbid): they are withheld from the kernel's
+            copy of the package, whatever the student's code then does."""
+            from gdcourse.grader.sandbox import WITHHELD_VARIABLE
+
+            info = (self.resources or {}).get("nbgrader", {})
+            checks = _source_checks(info.get("assignment", ""), info.get("notebook", ""))
+            kwargs["env"] = {**os.environ, **(kwargs.get("env") or {}),
+                             WITHHELD_VARIABLE: ",".join(checks.withholding.withheld)}
+            return await NotebookClient.async_start_new_kernel(self, **kwargs)
+
+        start_new_kernel = run_sync(async_start_new_kernel)
+
         async def _until_ready(self) -> None:
             """Ask for ``kernel_info`` until a reply comes on the shell channel and the idle
             status of such a request on IOPub (then IOPub is connected: no output gets lost;

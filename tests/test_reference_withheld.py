@@ -1,0 +1,351 @@
+"""The reference implementations are withheld from the grading kernel, by design.
+
+A hidden check rejects a student's function that calls the reference it is compared with
+(``gdcourse.optim``, ``torch.optim``, and what each question names in ``forbid=``). The guard in
+:mod:`gdcourse.grading` runs in the student's kernel, where the student can switch it off, so the
+score does not depend on it: the sandbox mounts a copy of ``gdcourse`` in which the withheld
+modules are stubs (:func:`gdcourse.grader.sandbox.build_package`), covers withheld third-party
+modules and the unused site-packages of the base interpreter, and no code in the kernel can reach
+the reference. Attackers who switch the guard off and then look for the reference every way they
+can are graded through the real pipeline and score 0; each attack is first shown to find the
+reference where it is reachable (the same code, run outside the sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+from exercise_students import ANSWERS
+from test_grade_pipeline import correct, submission
+
+from gdcourse.grade import grade
+from gdcourse.grader import sandbox
+
+A = "ch08_adam"
+WRONG = ANSWERS[A]["q1-answer"]["no bias correction"]
+
+# Each attack first switches the in-kernel guard off, then runs one way of finding the reference
+# Adam; ``_found`` holds the class if it worked. The answer then steps with the reference.
+DISARM = """
+import contextlib, sys
+from gdcourse import grading as _grading
+_grading.no_reference_calls = lambda *args, **kwargs: contextlib.nullcontext()
+_grading._check_no_references = lambda *args, **kwargs: None
+_grading.forbidden_references = lambda *args, **kwargs: []
+sys.setprofile(None)
+_found = None
+"""
+
+ROUTES = {
+    "plain-import": """
+try:
+    from gdcourse.optim import Adam as _found
+except Exception as _error:
+    print("plain import:", type(_error).__name__)
+""",
+    "restores-sys-modules": """
+import importlib, sys
+for _name in [n for n in sys.modules if n == "gdcourse" or n.startswith("gdcourse.")]:
+    if _name not in ("gdcourse.grading", "gdcourse.grader", "gdcourse.grader.kernel_side",
+                     "gdcourse.grader.wire"):
+        del sys.modules[_name]
+importlib.invalidate_caches()
+try:
+    import gdcourse.optim
+    _found = importlib.reload(gdcourse.optim).Adam
+except Exception as _error:
+    print("sys.modules:", type(_error).__name__)
+""",
+    "by-file-path": """
+import glob, importlib.util, marshal, os, sys, types
+import gdcourse
+_folder = os.path.dirname(gdcourse.__file__)
+for _path in [os.path.join(_folder, "optim.py"), *glob.glob(os.path.join(_folder, "__pycache__", "optim*.pyc"))]:
+    try:
+        if _path.endswith(".pyc"):
+            _module = types.ModuleType("_stolen_pyc")
+            with open(_path, "rb") as _handle:
+                exec(marshal.loads(_handle.read()[16:]), _module.__dict__)
+        else:
+            _spec = importlib.util.spec_from_file_location("_stolen_optim", _path)
+            _module = importlib.util.module_from_spec(_spec)
+            sys.modules["_stolen_optim"] = _module
+            _spec.loader.exec_module(_module)
+        _found = _found or getattr(_module, "Adam", None)
+    except Exception as _error:
+        print("file path:", type(_error).__name__)
+""",
+    "copies-from-site-packages": """
+import importlib.util, os, site, sys, time
+_roots = [os.path.dirname(os.path.dirname(__import__("gdcourse").__file__)), sys.base_prefix,
+          sys.prefix, *site.getsitepackages(), "/usr/lib", "/usr/local/lib", "/opt", "/root",
+          "/work", "/tmp", "/home"]
+_end = time.monotonic() + 20
+for _root in _roots:
+    for _dir, _subdirs, _files in os.walk(_root):
+        if time.monotonic() > _end or _found is not None:
+            break
+        if "optim.py" in _files and os.path.basename(_dir) == "gdcourse":
+            try:
+                _text = open(os.path.join(_dir, "optim.py")).read()
+                if "class Adam" in _text:
+                    _spec = importlib.util.spec_from_file_location("_copied_optim", os.path.join(_dir, "optim.py"))
+                    _module = importlib.util.module_from_spec(_spec)
+                    sys.modules["_copied_optim"] = _module
+                    _spec.loader.exec_module(_module)
+                    _found = _module.Adam
+            except Exception as _error:
+                print("copy:", type(_error).__name__)
+""",
+    "importlib-tricks": """
+import gc, importlib, importlib.util, pkgutil, sys
+import gdcourse
+for _attempt in (lambda: importlib.import_module("gdcourse.optim").Adam,
+                 lambda: vars(importlib.import_module("gdcourse.optim"))["Adam"],
+                 lambda: object.__getattribute__(sys.modules["gdcourse.optim"], "Adam"),
+                 lambda: importlib.util.find_spec("gdcourse.optim").loader.get_source("gdcourse.optim"),
+                 lambda: pkgutil.get_data("gdcourse", "optim.py").decode(),
+                 lambda: next(o for o in gc.get_objects() if isinstance(o, type) and o.__name__ == "Adam"
+                              and hasattr(o, "step"))):
+    try:
+        _got = _attempt()
+    except Exception as _error:
+        print("importlib:", type(_error).__name__)
+        continue
+    if isinstance(_got, str) and "class Adam" in _got:
+        _namespace = {"__name__": "_from_source"}
+        try:
+            exec(compile(_got, "optim", "exec"), _namespace)
+            _got = _namespace.get("Adam")
+        except Exception as _error:
+            print("importlib source:", type(_error).__name__)
+            _got = None
+    if isinstance(_got, type):
+        _found = _got
+        break
+""",
+}
+
+# Steps with the reference when one was found, else with the wrong answer above it.
+USE_REFERENCE = """
+_wrong_step = adam_step
+def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    if _found is None:
+        return _wrong_step(x, grad, state, lr=lr, betas=betas, eps=eps)
+    optimizer = _found(lr=lr, betas=betas, eps=eps)
+    reference_state = optimizer.init(x)._replace(t=state["t"], m=state["m"], v=state["v"])
+    x, new = optimizer.step(x, grad, reference_state)
+    return x, {"t": new.t, "m": new.m, "v": new.v}
+print("reference found:", _found is not None)
+"""
+
+
+def _attack(route: str) -> str:
+    return DISARM + ROUTES[route] + USE_REFERENCE
+
+
+# ------------------------------------------------------------------------------------------------
+# Which modules each assignment's kernel goes without
+# ------------------------------------------------------------------------------------------------
+
+
+def _withholding(assignment: str) -> sandbox.Withholding:
+    path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+    return sandbox.withheld_modules(nbformat.read(path, as_version=4))
+
+
+def test_every_assignment_withholds_the_reference_optimizers_it_does_not_use():
+    for number in range(1, 11):
+        assignment = next(p.name for p in (ROOT / "solutions").glob(f"ch{number:02d}_*"))
+        found = _withholding(assignment)
+        assert "torch.optim" in found.withheld, assignment
+        if assignment in ("ch09_schedules", "ch10_training_loop"):  # their cells use optimizers
+            assert found.reachable == ("gdcourse.optim",), (assignment, found)
+        elif assignment == "ch04_minibatch":  # LinearRegression, linear_data: gdcourse.data
+            assert found.reachable == ("gdcourse.data",), found
+        else:
+            assert "gdcourse.optim" in found.withheld and found.reachable == (), (assignment, found)
+    assert "gdcourse.schedules" in _withholding("ch09_schedules").withheld
+    assert {"scipy.optimize", "gdcourse.losses"} <= set(_withholding("ch01_gradients").withheld)
+    assert {"torch", "gdcourse.run"} <= set(_withholding("ch10_training_loop").withheld)
+
+
+def test_modules_the_notebook_imports_are_not_withheld():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gdcourse.widgets import optimizer_explorer"),
+        nbformat.v4.new_code_cell(
+            "x = 1\n### BEGIN HIDDEN TESTS\nfrom gdcourse.optim import Adam\n"
+            "grading.guarded(f, 'f', forbid=(*grading.REFERENCE_MODULES, 'gdcourse.run', "
+            "'gdcourse.schedules'))\n### END HIDDEN TESTS\n")])
+    found = sandbox.withheld_modules(notebook)
+    # gdcourse.widgets imports gdcourse.optim and gdcourse.run as it loads: both must stay
+    assert found == sandbox.Withholding(("gdcourse.schedules", "torch.optim"),
+                                        ("gdcourse.optim", "gdcourse.run"))
+
+
+def test_a_forbid_that_is_not_a_literal_withholds_the_reference_modules():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "### BEGIN HIDDEN TESTS\ngrading.guarded(f, forbid=_computed())\n### END HIDDEN TESTS")])
+    assert sandbox.withheld_modules(notebook).withheld == ("gdcourse.optim", "torch.optim")
+
+
+# ------------------------------------------------------------------------------------------------
+# The copy of the package, and what is mounted over the environment
+# ------------------------------------------------------------------------------------------------
+
+
+def _run_in(folder: Path, code: str) -> str:
+    run = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
+                         text=True, check=False, timeout=120,
+                         env={"PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_the_package_copy_has_stubs_instead_of_the_withheld_modules(tmp_path):
+    copy = sandbox.build_package(tmp_path, ["gdcourse.optim", "gdcourse.schedules", "torch.optim"])
+    assert copy == tmp_path / "gdcourse"
+    for name in ("optim", "schedules"):
+        text = (copy / f"{name}.py").read_text()
+        assert "withheld while grading" in text and "class Adam" not in text
+        assert not list(copy.rglob(f"{name}.*.pyc"))
+    assert (copy / "losses.py").read_text() == (sandbox.PACKAGE / "losses.py").read_text()
+    out = _run_in(tmp_path, textwrap.dedent("""
+        import gdcourse, gdcourse.optim, gdcourse.grading, gdcourse.grader.kernel_side
+        from gdcourse.losses import Parabola
+        print(gdcourse.__file__)
+        try:
+            from gdcourse.optim import Adam
+        except ImportError as error:
+            print(type(error).__name__, error)
+        try:
+            gdcourse.schedules.CosineAnnealing
+        except ImportError as error:
+            print(type(error).__name__, error)
+        print(hasattr(gdcourse.optim, "__all__"))
+    """))
+    lines = out.splitlines()
+    assert lines[0] == str(copy / "__init__.py")
+    assert lines[1].startswith("WithheldError gdcourse.optim.Adam is withheld while grading")
+    assert lines[2].startswith("WithheldError gdcourse.schedules.CosineAnnealing is withheld")
+    assert lines[3] == "False"
+
+
+def test_the_package_copy_refuses_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="whole gdcourse package"):
+        sandbox.build_package(tmp_path, ["gdcourse"])
+    with pytest.raises(TypeError, match="list of module names"):
+        sandbox.build_package(tmp_path, "gdcourse.optim")
+    with pytest.raises(sandbox.SandboxError, match="module names"):
+        sandbox.withheld_from_environment({sandbox.WITHHELD_VARIABLE: "gdcourse.optim,a b"})
+    assert sandbox.withheld_from_environment(
+        {sandbox.WITHHELD_VARIABLE: " gdcourse.optim, torch.optim ,"}) == (
+        "gdcourse.optim", "torch.optim")
+
+
+def test_third_party_modules_are_covered_by_stubs(tmp_path):
+    site = tmp_path / "site"
+    (site / "fakeflow" / "optim").mkdir(parents=True)
+    (site / "fakeflow" / "__init__.py").write_text("")
+    (site / "fakeflow" / "optim" / "__init__.py").write_text("class Adam: pass\n")
+    (site / "fakeflow" / "autodiff.py").write_text("def grad(f): return f\n")
+    (site / "fakeflow" / "__pycache__").mkdir()
+    (site / "fakeflow" / "__pycache__" / "autodiff.cpython-311.pyc").write_bytes(b"pyc")
+    (site / "solo.py").write_text("x = 1\n")
+    stubs = tmp_path / "stubs"
+    arguments = sandbox.third_party_overlays(
+        ["gdcourse.optim", "fakeflow.optim", "fakeflow.autodiff", "solo", "not_installed"],
+        stubs, path=[str(site)])
+    assert arguments == [
+        "--ro-bind", str(stubs / "fakeflow.optim"), str(site / "fakeflow" / "optim"),
+        "--ro-bind", str(stubs / "fakeflow.autodiff.py"), str(site / "fakeflow" / "autodiff.py"),
+        "--ro-bind", "/dev/null", str(site / "fakeflow" / "__pycache__" / "autodiff.cpython-311.pyc"),
+        "--ro-bind", str(stubs / "solo.py"), str(site / "solo.py")]
+    # a module inside a withheld package goes with it (bwrap cannot mount inside the stub)
+    assert sandbox.third_party_overlays(["fakeflow", "fakeflow.optim"], tmp_path / "more",
+                                        path=[str(site)]) == [
+        "--ro-bind", str(tmp_path / "more" / "fakeflow"), str(site / "fakeflow")]
+    stub = (stubs / "fakeflow.optim" / "__init__.py").read_text()
+    with pytest.raises(ImportError, match=r"fakeflow\.optim is withheld while grading"):
+        exec(compile(stub, "stub", "exec"), {})
+
+
+def test_the_command_line_mounts_the_copy_and_covers_unused_site_packages(tmp_path):
+    connection = tmp_path / "ipc" / "kernel"
+    connection.parent.mkdir()
+    info = {"transport": "ipc", "ip": str(connection), "shell_port": 1, "iopub_port": 2,
+            "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "k",
+            "signature_scheme": "hmac-sha256"}
+    file = tmp_path / "connection.json"
+    file.write_text(json.dumps(info))
+    (tmp_path / "work").mkdir()
+    copy = sandbox.build_package(tmp_path / "shelf", ["gdcourse.optim"])
+    command = sandbox.bwrap_command(file, tmp_path / "work", sandbox.Limits(), 7, copy,
+                                    ["--ro-bind", "/dev/null", "/somewhere"])
+    pairs = list(zip(command, command[1:], command[2:], strict=False))
+    assert ("--ro-bind", str(copy), str(sandbox.PACKAGE)) in pairs
+    assert ("--ro-bind", str(sandbox.PACKAGE), str(sandbox.PACKAGE)) not in pairs
+    assert ("--ro-bind", "/dev/null", "/somewhere") in pairs
+    for folder in sandbox.unused_site_packages():
+        assert ("--perms", "0555", "--tmpfs") in [(a, b, c) for a, b, c in pairs] and \
+            str(folder) in command
+
+
+# ------------------------------------------------------------------------------------------------
+# The attacks, shown to work where the reference is reachable ...
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r != "copies-from-site-packages"])
+def test_each_attack_finds_the_reference_where_it_is_reachable(route):
+    code = DISARM + ROUTES[route] + "\nprint('FOUND', _found is not None and hasattr(_found, 'step'))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert "FOUND True" in run.stdout, run.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# ... and scoring 0 through the real pipeline, where it is withheld
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    texts = {f"{A}/honest": submission(A, correct(A))}
+    texts |= {f"{A}/{route}": submission(A, {"q1-answer": WRONG + "\n" + _attack(route)})
+              for route in ROUTES}
+    for assignment in ("ch04_minibatch", "ch09_schedules", "ch10_training_loop"):
+        texts[f"{assignment}/honest"] = submission(assignment, correct(assignment))
+    for key, text in texts.items():
+        assignment, student = key.split("/")
+        (folder / student).mkdir(exist_ok=True)
+        (folder / student / f"{assignment}.ipynb").write_text(text)
+    grading_dir = tmp_path_factory.mktemp("grading")
+    results = grade(folder, [A, "ch04_minibatch", "ch09_schedules", "ch10_training_loop"],
+                    grading_dir, timeout=40, workers=2, echo=lambda _line: None)
+    return {(r.assignment, r.student): r for r in results}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_a_student_who_reaches_for_the_reference_scores_zero(graded, route):
+    result = graded[(A, route)]
+    assert result.status == "graded", result.notes
+    assert result.questions["q1-tests"] == [0.0, 6.0], result.notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", [A, "ch04_minibatch", "ch09_schedules", "ch10_training_loop"])
+def test_honest_students_keep_full_marks_with_the_reference_withheld(graded, assignment):
+    result = graded[(assignment, "honest")]
+    assert (result.status, result.score) == ("graded", result.max_score), result.notes
+    assert result.notes == []
