@@ -13,7 +13,12 @@ and ``grading/overrides.csv``:
 - ``moodle_<assignment>.csv``: Moodle's offline grading worksheet for one assignment
   (Assignment > Upload grading worksheet): ``Identifier`` (``Participant <id>``, the id in the
   export's folder names), ``Full name``, ``Grade``, ``Maximum Grade``, ``Last modified
-  (grade)``..., for the students who came from a Moodle export of that assignment.
+  (grade)``..., for the students who came from a Moodle export of that assignment (Moodle's
+  participant ids are per assignment: a Moodle student with no notebook for an assignment has
+  no row in its worksheet).
+
+A Canvas student with no notebook for an assignment gets an empty cell (Canvas then keeps the
+grade it has); ``grades.csv`` says "missing, 0".
 
 The overrides are the instructor's: ``grading/overrides.csv`` with the columns ``student``,
 ``assignment``, ``question`` (a test cell such as ``q2-tests``, or ``total``), ``score`` and
@@ -202,9 +207,9 @@ def canvas_csv(grades: list[dict]) -> str | None:
     assignments = sorted({entry["assignment"] for entry in mine})
     maxima = {entry["assignment"]: entry["max_score"] for entry in mine}
     students: dict[str, dict] = {}
-    for entry in mine:
+    for entry in mine:  # nothing handed in: left blank, so Canvas keeps what it has
         students.setdefault(entry["lms_id"], {"name": entry.get("name", "")})[
-            entry["assignment"]] = f"{entry['score']:g}"
+            entry["assignment"]] = "" if entry["status"] == "missing" else f"{entry['score']:g}"
     rows = [[*CANVAS_COLUMNS, *assignments],
             [CANVAS_POINTS, "", "", "", "", *(f"{maxima[a]:g}" for a in assignments)]]
     for lms_id, row in sorted(students.items(), key=lambda item: int(item[0])):
@@ -217,13 +222,14 @@ def moodle_csvs(grades: list[dict], now: str | None = None) -> dict[str, str]:
     now = now or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     sheets: dict[str, list[list]] = {}
     for entry in grades:
-        if entry.get("lms") != "moodle":
+        # A participant id means something only in the assignment whose export it came from:
+        # rows without a submission of that assignment (status missing) are left out.
+        if entry.get("lms") != "moodle" or entry["status"] == "missing":
             continue
         sheets.setdefault(entry["assignment"], [MOODLE_COLUMNS]).append([
             f"{MOODLE_PARTICIPANT}{entry['lms_id']}", entry.get("name", ""), "",
-            "Submitted for grading" if entry["status"] != "missing" else "No submission",
-            f"{entry['score']:g}", f"{entry['max_score']:g}", "Yes",
-            entry.get("graded_at", ""), now, ""])
+            "Submitted for grading", f"{entry['score']:g}", f"{entry['max_score']:g}", "Yes",
+            "", now, ""])
     return {assignment: _csv_text(rows) for assignment, rows in sheets.items()}
 
 
