@@ -526,3 +526,15 @@ def test_nothing_graded_exits_non_zero(tmp_path):
     assert "nothing was graded" in result.stderr
     assert "[1/1] amy ch06_momentum: (" in result.stdout
     assert "0/8 invalid notebook" in result.stdout
+
+
+def test_notebooks_of_assignments_not_chosen_are_reported_not_graded(tmp_path):
+    write_lms_class(tmp_path / "in")
+    found = collect(tmp_path / "in", NAMES, tmp_path / "scratch").only([A])
+    assert set(found.found) == {(CHINESE, A), ("1001", A), ("1002", A), ("20002", A)}
+    assert set(found.people) == {CHINESE, "1001", "1002", "20002"}
+    assert found.late == set()
+    assert sorted(line for line in found.unmatched if "not graded in this run" in line) == [
+        f"{M} of student 20001: not graded in this run (--assignment {A})",
+        f"{M} of student {EVE}: not graded in this run (--assignment {A})"]
+    assert len(found.unmatched) == len(UNMATCHED) + 2

@@ -48,6 +48,24 @@ class Collection:
         """The assignments that at least one notebook was handed in for, sorted."""
         return sorted({assignment for _, assignment in self.found})
 
+    def only(self, names: list[str]) -> Collection:
+        """The same submissions for the assignments ``names`` only; the notebooks of the others
+        are listed in ``unmatched`` as not graded in this run."""
+        kept = Collection(people=dict(self.people), unmatched=list(self.unmatched))
+        for key, path in self.found.items():
+            if key[1] in names:
+                kept.found[key] = path
+                kept.notes[key] = self.notes.get(key, [])
+                if key in self.late:
+                    kept.late.add(key)
+            else:
+                kept.unmatched.append(f"{key[1]} of student {key[0]}: not graded in this run "
+                                      f"(--assignment {' '.join(names)})")
+        kept.notes = {key: lines for key, lines in kept.notes.items() if lines}
+        kept.people = {key: who for key, who in kept.people.items()
+                       if any(student == key for student, _ in kept.found)}
+        return kept
+
 
 def _normal(text: str) -> str:
     """Lower case, every run of characters other than letters and digits one underscore:

@@ -5,21 +5,29 @@
                                          [--no-sandbox [--kernel NAME]]
                                                                 (make grade SUBMISSIONS=...)
 
-SUBMISSIONS is a folder holding, for each student, either
+SUBMISSIONS is a folder (or one LMS zip file) holding, in any mix (:mod:`gdcourse.grader.collect`),
 
 - ``<student>/<assignment>.ipynb`` or ``<student>/<assignment>/<assignment>.ipynb`` (any notebook
-  whose name contains the assignment's name, e.g. ``ch08_adam (1).ipynb``), or
-- a ``.zip`` exported by an LMS: Canvas style, flat files
-  ``<student>_<anything>_<assignment>.ipynb`` (the student is the part before the first
-  underscore), or Moodle style, one folder per student
-  ``<Full Name>_<id>_assignsubmission_file_/<assignment>.ipynb``.
+  whose name contains the assignment's name, ignoring case and punctuation, e.g.
+  ``Copy of ch08_adam (1).ipynb``); the student's key is the folder's name, Unicode kept;
+- Canvas exports (the zip, or its files): ``<name>[_late]_<user id>_<submission id>_<file>``,
+  keyed by the Canvas user id, the late mark kept;
+- Moodle exports (the zip, or its folders): ``<Full Name>_<id>_assignsubmission_file_/<file>``,
+  keyed by the Moodle participant id (two students of the same name stay two).
+
+Only the assignments handed in are graded unless ``--assignment`` names them. Every file that
+matched no student or assignment is listed on stderr and in ``grading/unmatched.txt``; when no
+notebook is found at all (an empty folder, one student's folder) the command exits with status 1
+and says what it found instead, as it does when nothing could be graded.
 
 For every submission the pipeline copies it into ``grading/submitted``, runs ``nbgrader
 autograde`` (real kernels, a per-cell timeout, test cells restored from the gradebook), reads the
 scores from the gradebook and writes
 
-- ``grading/grades.csv``: one row per student and assignment with score, maximum, status and
-  notes, for every grade this grading folder has ever recorded (earlier runs included);
+- ``grading/grades.csv``: one row per student and assignment with name, score, maximum, status,
+  late flag, notes and LMS id, for every grade this grading folder has ever recorded (earlier
+  runs included), with the instructor's ``grading/overrides.csv`` applied; beside it the
+  per-question CSV and the Canvas and Moodle import files (:mod:`gdcourse.grader.lms`);
 - ``grading/feedback/<student>/<assignment>.html``: the student's notebook with the scores, the
   visible tests and the error messages, with the hidden tests and all tracebacks removed;
 - ``grading/report.json``: the same results with the submission's checksum and the history of
@@ -269,7 +277,9 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         scratch = Path(scratch_name)
         if sandbox:
             _enter_sandbox(nbgrader, scratch, limits)
-        collection = collect(Path(submissions), chosen or known, scratch)
+        collection = collect(Path(submissions), known, scratch)
+        if chosen:
+            collection = collection.only(chosen)
         names = chosen or collection.assignments()
         _report_unmatched(grading_dir, collection.unmatched, warn)
         if not collection.found:
