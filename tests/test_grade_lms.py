@@ -219,10 +219,14 @@ def test_command_line_names_a_missing_path_and_a_file_that_is_no_zip(tmp_path, c
 
 
 def test_make_grade_passes_assignment_workers_regrade_through():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+
     def dry_run(*variables: str) -> str:
-        result = subprocess.run(["make", "-n", "grade", *variables], cwd=ROOT, check=True,
-                                capture_output=True, text=True, timeout=60)
-        return result.stdout.strip().splitlines()[-1]
+        result = subprocess.run(["make", "--no-print-directory", "-n", "grade", *variables],
+                                cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+                                timeout=60)
+        (line,) = [line for line in result.stdout.splitlines() if "-m gdcourse.grade" in line]
+        return line.strip()
 
     line = dry_run("SUBMISSIONS=my class", "ASSIGNMENT=ch06_momentum,ch08_adam", "WORKERS=3",
                    "REGRADE=1", "TIMEOUT=60", "GRADING_DIR=/tmp/g")
@@ -234,8 +238,8 @@ def test_make_grade_passes_assignment_workers_regrade_through():
     for off in ("REGRADE=0", "REGRADE=no", "REGRADE="):
         assert "--regrade" not in dry_run("SUBMISSIONS=x", off)
     assert dry_run("SUBMISSIONS=x").split()[-1] == '"x"'
-    usage = subprocess.run(["make", "grade"], cwd=ROOT, capture_output=True, text=True,
-                           check=False, timeout=60)
+    usage = subprocess.run(["make", "--no-print-directory", "grade"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, check=False, timeout=60)
     assert usage.returncode != 0
     assert "usage: make grade SUBMISSIONS=" in usage.stderr
 
