@@ -24,7 +24,7 @@ from test_grade_pipeline import TIMEOUT, A, M, correct, submission, wrong
 from gdcourse import grade as grade_module
 from gdcourse.grade import NothingToGrade, Result, grade
 from gdcourse.grader import lms
-from gdcourse.grader.collect import collect
+from gdcourse.grader.collect import Identity, collect
 
 NAMES = ["ch06_momentum", "ch08_adam"]
 EVE, CHINESE = "Eve Müller", "张伟"
@@ -113,8 +113,16 @@ def test_unzipped_canvas_and_moodle_folders_are_collected(tmp_path):
     (folder / "Wei Zhang_1001_assignsubmission_file_").mkdir(parents=True)
     (folder / "Wei Zhang_1001_assignsubmission_file_" / f"{A}.ipynb").write_text(RIGHT_A)
     (folder / f"müllereve_LATE_20001_90001_{M}.ipynb").write_text(RIGHT_M)
+    # Moodle without "Download submissions in folders": flat files
+    (folder / f"Wei Zhang_1002_assignsubmission_file_{A}.ipynb").write_text(BLANK_A)
+    with zipfile.ZipFile(tmp_path / "flat-moodle.zip", "w") as archive:
+        archive.writestr(f"Ana Lima_1003_assignsubmission_file_{A} (2).ipynb", RIGHT_A)
     found = collect(folder, NAMES, tmp_path / "scratch")
-    assert set(found.found) == {("1001", A), ("20001", M)}
+    assert set(found.found) == {("1001", A), ("1002", A), ("20001", M)}
+    assert found.people["1002"] == Identity("1002", "Wei Zhang", "moodle", "1002")
+    flat = collect(tmp_path / "flat-moodle.zip", NAMES, tmp_path / "scratch2")
+    assert set(flat.found) == {("1003", A)}
+    assert flat.people["1003"].name == "Ana Lima"
     assert found.people["1001"].lms == "moodle"
     assert found.people["20001"].name == "müllereve"
     assert found.late == {("20001", M)}

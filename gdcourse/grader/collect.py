@@ -20,6 +20,9 @@ MAX_NOTEBOOK_BYTES = 20_000_000
 CANVAS_FILE = re.compile(r"^(?P<name>.+?)(?P<late>_late)?_(?P<id>\d+)_(?P<submission>\d+)_"
                          r"(?P<file>.+)$", re.IGNORECASE)
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_[a-z]+_?$")
+# ... or, with "Download submissions in folders" unticked, flat files
+#   <Full Name>_<participant id>_assignsubmission_file_<file name as uploaded>
+MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<file>.+)$")
 SKIPPED_PARTS = (".ipynb_checkpoints", "__MACOSX")
 
 
@@ -190,6 +193,8 @@ class _Collector:
                     continue
                 shown = f"{shown_archive}:{info.filename}"
                 moodle = MOODLE_FOLDER.match(member.parts[0]) if len(member.parts) > 1 else None
+                if len(member.parts) == 1:
+                    moodle = MOODLE_FILE.match(member.name)
                 canvas = CANVAS_FILE.match(member.name) if len(member.parts) == 1 else None
                 late = False
                 if moodle:
@@ -285,6 +290,11 @@ def collect(submissions: Path, names: list[str], scratch: Path) -> Collection:
             collector.folder_of(identity, path, top)
         elif not path.is_file():
             unmatched.append(f"{shown}: not a regular file; not read")
+        elif moodle := MOODLE_FILE.match(name):  # an unzipped Moodle export, no folders
+            identity = Identity(moodle["id"], moodle["name"], "moodle", moodle["id"])
+            assignment = collector.notebook(identity, name, shown)
+            if assignment is not None:
+                collector.offer(identity.key, assignment, path, shown, path.lstat().st_mtime)
         elif canvas := CANVAS_FILE.match(name):  # an unzipped Canvas export
             identity = Identity(canvas["id"], canvas["name"], "canvas", canvas["id"])
             assignment = collector.notebook(identity, name, shown)
