@@ -21,7 +21,7 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make install-cells  write every notebook's install cell from _config.yml, then make exercises"
 	@echo "make student-edition [EDITION=<dir>] [GIT=1]  export the student edition (no solutions)"
-	@echo "make grade SUBMISSIONS=<dir>  autograde a folder of submissions"
+	@echo "make grade SUBMISSIONS=<dir>  autograde a folder of submissions [ASSIGNMENT= WORKERS= REGRADE=1]"
 	@echo "make clean  remove build outputs (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -94,9 +94,16 @@ install-cells: $(STAMP)
 student-edition: $(STAMP)
 	$(BIN)/python -m gdcourse.edition student-edition $(if $(EDITION),"$(EDITION)") $(if $(GIT),--git)
 
+# make grade SUBMISSIONS=<folder or LMS zip> [ASSIGNMENT="ch06_momentum ch08_adam"] [WORKERS=N]
+#            [REGRADE=1] [TIMEOUT=seconds] [GRADING_DIR=grading]
+# ASSIGNMENT (names separated by spaces or commas) limits the run to those assignments (default:
+# the ones handed in); REGRADE=1 grades unchanged submissions again (0, no or empty: not).
+comma := ,
+GRADE_ASSIGNMENTS = $(foreach name,$(subst $(comma), ,$(ASSIGNMENT)),--assignment "$(name)")
+GRADE_REGRADE = $(if $(filter-out 0 no false,$(REGRADE)),--regrade)
 grade: $(GRADE_STAMP)
-	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=<folder of submissions>" >&2; exit 2)
-	$(BIN)/python -m gdcourse.grade "$(SUBMISSIONS)"
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=<folder of submissions or LMS zip> [ASSIGNMENT=...] [WORKERS=N] [REGRADE=1]" >&2; exit 2)
+	$(BIN)/python -m gdcourse.grade "$(SUBMISSIONS)" $(GRADE_ASSIGNMENTS) $(if $(WORKERS),--workers "$(WORKERS)") $(GRADE_REGRADE) $(if $(TIMEOUT),--timeout "$(TIMEOUT)") $(if $(GRADING_DIR),--grading-dir "$(GRADING_DIR)")
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

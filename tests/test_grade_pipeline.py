@@ -103,15 +103,15 @@ CLASS = {
               A: (submission(A, correct(A, q1_answer="raise RuntimeError('I give up')")), 0.0)},
     "heidi": {M: (submission(M, correct(M), edit=gut_test_cells), 8.0),
               A: (submission(A, {"q1-answer": RAISES}, edit=gut_test_cells), 0.0)},
-    "ivan": {M: (submission(M, correct(M), edit=delete_test_cells), 8.0),
+    "10234": {M: (submission(M, correct(M), edit=delete_test_cells), 8.0),
              A: ("{ this is not json", 0.0)},
     "judy": {M: (submission(M, correct(M, q2_answer=KILLS)), 4.0),
              A: (None, 0.0)},
     "kim": {M: (submission(M, correct(M, q2_answer=STUCK)), 4.0),
             A: (submission(A, correct(A)), 9.0)},
-    "Leo-Smith": {M: (submission(M, correct(M)), 8.0), A: (None, 0.0)},
+    "4711": {M: (submission(M, correct(M)), 8.0), A: (None, 0.0)},
 }
-ZIPPED = {"ivan", "Leo-Smith"}
+ZIPPED = {"10234", "4711"}
 
 
 def read_grades(grading_dir):
@@ -131,14 +131,14 @@ def write_class(folder):
                 (folder / student / f"{assignment}-Copy1.ipynb").write_text(submission(A))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-    # ivan hands in through Canvas: a zip of flat files named <student>_<ids>_<file>
+    # ivan (Canvas user 10234) hands in through Canvas: flat files <name>_<id>_<id>_<file>
     with zipfile.ZipFile(folder / "canvas_export.zip", "w") as archive:
-        archive.writestr("ivan_10234_55555_ch06_momentum.ipynb", CLASS["ivan"][M][0])
-        archive.writestr("ivan_late_10234_55556_ch08_adam.ipynb", CLASS["ivan"][A][0])
-    # Leo through Moodle: one folder per student, <Full Name>_<id>_assignsubmission_file_
+        archive.writestr("ivan_10234_55555_ch06_momentum.ipynb", CLASS["10234"][M][0])
+        archive.writestr("ivan_late_10234_55556_ch08_adam.ipynb", CLASS["10234"][A][0])
+    # Leo (Moodle participant 4711): one folder per student, <Full Name>_<id>_assignsubmission_file_
     with zipfile.ZipFile(folder / "moodle_export.zip", "w") as archive:
         archive.writestr("Leo Smith_4711_assignsubmission_file_/ch06_momentum.ipynb",
-                         CLASS["Leo-Smith"][M][0])
+                         CLASS["4711"][M][0])
 
 
 @pytest.fixture(scope="module")
@@ -185,9 +185,9 @@ def test_report_lines_explain_every_bad_submission(graded):
     assert "q1-answer: called sys.exit" in notes("grace", M)
     assert "q1-answer: RuntimeError: I give up" in notes("grace", A)
     assert "q1-tests: cell edited by the student; restored from the gradebook" in notes("heidi", M)
-    assert "q2-tests: cell deleted by the student; restored from the gradebook" in notes("ivan", M)
-    assert results["ivan", A].status == "invalid notebook"
-    assert "not a valid notebook" in notes("ivan", A)
+    assert "q2-tests: cell deleted by the student; restored from the gradebook" in notes("10234", M)
+    assert results["10234", A].status == "invalid notebook"
+    assert "not a valid notebook" in notes("10234", A)
     assert results["judy", M].status == "graded"
     assert "q2-tests: the kernel died while running this cell" in notes("judy", M)
     assert results["judy", A].status == "missing"
@@ -195,7 +195,7 @@ def test_report_lines_explain_every_bad_submission(graded):
     assert "2 notebooks handed in for ch08_adam; graded kim/ch08_adam/ch08_adam.ipynb" in \
         notes("kim", A)
     assert all(r.status == "graded" for (s, a), r in results.items()
-               if (s, a) not in {("ivan", A), ("judy", A), ("Leo-Smith", A)})
+               if (s, a) not in {("10234", A), ("judy", A), ("4711", A)})
 
 
 @pytest.mark.slow
@@ -208,9 +208,9 @@ def test_progress_is_shown(graded):
     assert [line.split("]")[0] for line in lines] == [f"[{i}/{total}" for i in range(1, total + 1)]
     assert sorted(tuple(line.split("] ", 1)[1].split(":")[0].split()) for line in lines) == sorted(
         (student, assignment) for student in CLASS for assignment in ASSIGNMENTS)
-    assert any(re.fullmatch(rf"\[\d+/{total}\] Leo-Smith ch06_momentum: \(\d+\.\d s\) 8/8 graded",
+    assert any(re.fullmatch(rf"\[\d+/{total}\] 4711 ch06_momentum: \(\d+\.\d s\) 8/8 graded",
                             line) for line in lines)
-    assert "Leo-Smith ch08_adam: 0/9 missing - no notebook submitted; scored 0" in "\n".join(lines)
+    assert "4711 ch08_adam: 0/9 missing - no notebook submitted; scored 0" in "\n".join(lines)
     assert log[0].startswith("sandbox: every kernel runs in bubblewrap")
     assert log[1].startswith("grading 22 notebooks of 12 students")
     assert log[1].endswith("with 2 workers")
@@ -431,8 +431,8 @@ def test_collect_submissions_from_folders_and_lms_zips(tmp_path):
     assert found["kim", A].name == f"{A}.ipynb"
     assert found["kim", A].parent.name == A
     assert list(notes) == [("kim", A)]
-    assert nbformat.reads(found["Leo-Smith", M].read_text(), as_version=4).cells
-    assert found["ivan", A].read_text() == "{ this is not json"
+    assert nbformat.reads(found["4711", M].read_text(), as_version=4).cells
+    assert found["10234", A].read_text() == "{ this is not json"
 
 
 def test_collect_reads_only_regular_files_inside_the_submissions_folder(tmp_path):
@@ -473,7 +473,7 @@ def test_the_time_budget_comes_from_the_released_notebook(tmp_path):
 def test_command_line_refuses_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         grade_module.main([str(tmp_path / "nowhere")])
-    assert "is not a folder" in capsys.readouterr().err
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no such assignment"):
         grade(tmp_path, ["ch99_nothing"], tmp_path / "grading")
     for workers in (0, -1):

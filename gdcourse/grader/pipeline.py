@@ -5,21 +5,29 @@
                                          [--no-sandbox [--kernel NAME]]
                                                                 (make grade SUBMISSIONS=...)
 
-SUBMISSIONS is a folder holding, for each student, either
+SUBMISSIONS is a folder (or one LMS zip file) holding, in any mix (:mod:`gdcourse.grader.collect`),
 
 - ``<student>/<assignment>.ipynb`` or ``<student>/<assignment>/<assignment>.ipynb`` (any notebook
-  whose name contains the assignment's name, e.g. ``ch08_adam (1).ipynb``), or
-- a ``.zip`` exported by an LMS: Canvas style, flat files
-  ``<student>_<anything>_<assignment>.ipynb`` (the student is the part before the first
-  underscore), or Moodle style, one folder per student
-  ``<Full Name>_<id>_assignsubmission_file_/<assignment>.ipynb``.
+  whose name contains the assignment's name, ignoring case and punctuation, e.g.
+  ``Copy of ch08_adam (1).ipynb``); the student's key is the folder's name, Unicode kept;
+- Canvas exports (the zip, or its files): ``<name>[_late]_<user id>_<submission id>_<file>``,
+  keyed by the Canvas user id, the late mark kept;
+- Moodle exports (the zip, or its folders): ``<Full Name>_<id>_assignsubmission_file_/<file>``,
+  keyed by the Moodle participant id (two students of the same name stay two).
+
+Only the assignments handed in are graded unless ``--assignment`` names them. Every file that
+matched no student or assignment is listed on stderr and in ``grading/unmatched.txt``; when no
+notebook is found at all (an empty folder, one student's folder) the command exits with status 1
+and says what it found instead, as it does when nothing could be graded.
 
 For every submission the pipeline copies it into ``grading/submitted``, runs ``nbgrader
 autograde`` (real kernels, a per-cell timeout, test cells restored from the gradebook), reads the
 scores from the gradebook and writes
 
-- ``grading/grades.csv``: one row per student and assignment with score, maximum, status and
-  notes, for every grade this grading folder has ever recorded (earlier runs included);
+- ``grading/grades.csv``: one row per student and assignment with name, score, maximum, status,
+  late flag, notes and LMS id, for every grade this grading folder has ever recorded (earlier
+  runs included), with the instructor's ``grading/overrides.csv`` applied; beside it the
+  per-question CSV and the Canvas and Moodle import files (:mod:`gdcourse.grader.lms`);
 - ``grading/feedback/<student>/<assignment>.html``: the student's notebook with the scores, the
   visible tests and the error messages, with the hidden tests and all tracebacks removed;
 - ``grading/report.json``: the same results with the submission's checksum and the history of
@@ -60,6 +68,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -67,7 +76,15 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
+from gdcourse.grader.collect import (
+    MAX_NOTEBOOK_BYTES,
+    NothingToGrade,
+    check_assignments,
+    collect,
+    collect_submissions,
+    nothing_found,
+    restore_structure,
+)
 from gdcourse.grader.execute import ROOT, _Nbgrader, autograde_preprocessors, check_kernel
 from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
 from gdcourse.grader.record import (
@@ -93,8 +110,8 @@ UNSANDBOXED = ("WARNING: grading WITHOUT the sandbox (--no-sandbox): student cod
                "permissions and can read solutions/, the gradebook and other submissions, write "
                "where you can and use the network")
 
-__all__ = ["Result", "autograde_preprocessors", "check_kernel", "collect_submissions", "grade", "main",
-           "sanitize_feedback"]
+__all__ = ["NothingToGrade", "Result", "autograde_preprocessors", "check_kernel", "collect_submissions",
+           "grade", "main", "sanitize_feedback"]
 
 
 def _safety_limit(path: Path, timeout: int, released: Path | None = None) -> float:
@@ -211,7 +228,8 @@ def _check_sandbox(nbgrader: _Nbgrader, limits, echo) -> None:
 def grade(submissions: Path, assignments: list[str] | None = None,
           grading_dir: Path | None = None, timeout: int = 30, *, kernel: str | None = None,
           regrade: bool = False, sandbox: bool = True, limits=None, workers: int | None = None,
-          echo: Callable[[str], object] = print) -> list[Result]:
+          echo: Callable[[str], object] = print,
+          warn: Callable[[str], object] | None = None) -> list[Result]:
     """Grade every submission in ``submissions``; return the results of this run (submissions
     graded now, missing ones, and unchanged ones whose earlier grade was kept), sorted by
     student and assignment.
@@ -219,14 +237,24 @@ def grade(submissions: Path, assignments: list[str] | None = None,
     ``workers`` notebooks are graded at a time (default: one per CPU this process may use).
     Kernels run in the grading sandbox with ``limits`` (a :class:`gdcourse.grader.sandbox.Limits`,
     default ones when None); ``sandbox=False`` grades without it, with a warning, and only then
-    may ``kernel`` name another kernelspec to run the submissions."""
+    may ``kernel`` name another kernelspec to run the submissions.
+
+    ``submissions`` is a folder (or one LMS zip file, :func:`gdcourse.grader.collect.collect`).
+    Only the assignments ``assignments`` names are graded; by default, those that at least one
+    notebook was handed in for. Every file that matched no student or no assignment is passed
+    to ``warn`` (default: printed on stderr) and listed in ``grading/unmatched.txt``; when no
+    notebook at all is found, :class:`NothingToGrade` (a ValueError) says what was found
+    instead. The overrides of ``grading/overrides.csv`` (:mod:`gdcourse.grader.lms`) are
+    checked first and applied to every grade written."""
+    from gdcourse.grader.lms import final_grades, read_overrides
     from gdcourse.release import SOLUTIONS
     from gdcourse.release import assignments as all_assignments
 
-    names = assignments or all_assignments()
-    unknown = [name for name in names if not (SOLUTIONS / name).is_dir()]
-    if unknown:
-        raise ValueError(f"no such assignment: {', '.join(unknown)}")
+    known = all_assignments()
+    chosen = check_assignments(assignments, known) if assignments else None
+    if warn is None:
+        def warn(line: str) -> None:
+            print(line, file=sys.stderr)
     if sandbox and kernel:
         raise ValueError(f"kernel={kernel!r} replaces the sandboxed kernel: pass "
                          f"sandbox=False (--no-sandbox) with it")
@@ -240,6 +268,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         raise TypeError(f"limits must be a gdcourse.grader.sandbox.Limits, got {type(limits).__name__}")
     grading_dir = Path(grading_dir or ROOT / "grading").resolve()
     grading_dir.mkdir(parents=True, exist_ok=True)
+    read_overrides(grading_dir)  # a mistake in overrides.csv stops the run before grading
     nbgrader = _Nbgrader(grading_dir, timeout, kernel)
     report = _load_report(grading_dir)
     results: list[Result] = []
@@ -248,9 +277,15 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         scratch = Path(scratch_name)
         if sandbox:
             _enter_sandbox(nbgrader, scratch, limits)
+        collection = collect(Path(submissions), known, scratch)
+        if chosen:
+            collection = collection.only(chosen)
+        names = chosen or collection.assignments()
+        _report_unmatched(grading_dir, collection.unmatched, warn)
+        if not collection.found:
+            raise NothingToGrade(nothing_found(Path(submissions), collection, chosen or known))
         sources = {name: _sha256(SOLUTIONS / name / f"{name}.ipynb") for name in names}
-        collect_notes: dict[tuple[str, str], list[str]] = {}
-        found = collect_submissions(Path(submissions), names, scratch, collect_notes)
+        collect_notes, found = collection.notes, collection.found
         students = sorted({student for student, _ in found})
         todo = [(s, a) for s in students for a in names]
         hashes = {key: _sha256(path) for key, path in found.items()}
@@ -296,9 +331,12 @@ def grade(submissions: Path, assignments: list[str] | None = None,
             for student, assignment in todo:
                 key = f"{student}/{assignment}"
                 earlier = report.get(key)
+                who = collection.people[student]
                 base = Result(student, assignment, 0.0, max_scores[assignment],
                               notes=list(collect_notes.get((student, assignment), [])),
-                              source_sha256=sources[assignment], graded_at=_now())
+                              source_sha256=sources[assignment], graded_at=_now(),
+                              name=who.name, lms=who.lms, lms_id=who.lms_id,
+                              late=(student, assignment) in collection.late)
                 if (student, assignment) not in found:
                     if earlier:
                         echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: no new "
@@ -312,7 +350,9 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: unchanged since "
                          f"{earlier.get('graded_at', 'earlier')}, grade kept "
                          f"({earlier['score']:g}/{earlier['max_score']:g})")
-                    results.append(Result(**{k: v for k, v in earlier.items() if k != "history"}))
+                    kept_result = Result(**{k: v for k, v in earlier.items() if k != "history"})
+                    kept_result.late = base.late
+                    results.append(kept_result)
                 else:
                     base.submission_sha256 = hashes[student, assignment]
                     bases[student, assignment] = base
@@ -349,9 +389,24 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         finally:
             _checkpoint(grading_dir)
     csv_path = _save_report(grading_dir, report)
+    for line in final_grades(grading_dir, report)[1]:
+        echo(line)
     echo(f"done in {time.perf_counter() - started:.0f} s; grades: {csv_path}; feedback: "
          f"{grading_dir / 'feedback'}")
     return sorted(results, key=lambda result: (result.student, result.assignment))
+
+
+def _report_unmatched(grading_dir: Path, unmatched: list[str], warn) -> None:
+    """Say which files matched no student or assignment (``warn``, and unmatched.txt)."""
+    path = grading_dir / "unmatched.txt"
+    if not unmatched:
+        path.unlink(missing_ok=True)
+        return
+    warn(f"{len(unmatched)} file(s) matched no student or no assignment and are NOT graded "
+         f"(list in {path}):")
+    for line in unmatched:
+        warn(f"  - {line}")
+    path.write_text("".join(f"{line}\n" for line in unmatched), encoding="utf-8")
 
 
 def _workers_argument(text: str) -> int:
@@ -367,9 +422,11 @@ def _workers_argument(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gdcourse.grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("submissions", type=Path, help="folder of submissions (or of LMS zips)")
+    parser.add_argument("submissions", type=Path,
+                        help="folder of submissions (or of LMS zips), or one LMS zip file")
     parser.add_argument("--assignment", action="append", dest="assignments",
-                        help="grade only this assignment (repeatable)")
+                        help="grade only this assignment (repeatable; default: every "
+                             "assignment handed in)")
     parser.add_argument("--grading-dir", type=Path, default=ROOT / "grading",
                         help="where grades, feedback and the gradebook live (default: grading/)")
     parser.add_argument("--timeout", type=int, default=30, help="seconds per cell (default 30)")
@@ -384,19 +441,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regrade", action="store_true",
                         help="grade unchanged submissions again (fresh random test inputs)")
     args = parser.parse_args(argv)
-    if not args.submissions.is_dir():
-        parser.error(f"{args.submissions} is not a folder")
+    if not args.submissions.exists():
+        parser.error(f"{args.submissions} does not exist")
+    if not (args.submissions.is_dir() or zipfile.is_zipfile(args.submissions)):
+        parser.error(f"{args.submissions} is neither a folder nor a zip file: pass the folder "
+                     "of submissions or an LMS zip export")
     if args.timeout < 1:
         parser.error("--timeout must be at least 1 second")
     if args.kernel and not args.no_sandbox:
         parser.error("--kernel replaces the sandboxed kernel: add --no-sandbox to confirm")
 
     try:
-        grade(args.submissions, args.assignments, args.grading_dir, args.timeout,
-              kernel=args.kernel, regrade=args.regrade, sandbox=not args.no_sandbox,
-              workers=args.workers)
+        results = grade(args.submissions, args.assignments, args.grading_dir, args.timeout,
+                        kernel=args.kernel, regrade=args.regrade, sandbox=not args.no_sandbox,
+                        workers=args.workers)
     except (RuntimeError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not any(result.status == "graded" for result in results):
+        print("error: nothing was graded (every notebook missing, invalid or failed; see the "
+              "lines above)", file=sys.stderr)
         return 1
     return 0
 

@@ -8,10 +8,8 @@ report and ``grades.csv`` (with the history of earlier grades).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +34,10 @@ class Result:
     graded_at: str = ""
     seconds: float = 0.0  # wall time of grading this notebook (0 when nothing ran)
     questions: dict[str, list[float]] = field(default_factory=dict)  # test cell: [score, max]
+    name: str = ""  # the student's name as the LMS export or the folder spells it
+    lms: str = ""  # where the submission came from: folder | canvas | moodle
+    lms_id: str = ""  # the Canvas user id or Moodle participant id ("" for a folder)
+    late: bool = False  # Canvas marked the submission late
 
 
 # ------------------------------------------------------------------------------------------------
@@ -186,18 +188,15 @@ def _load_report(grading_dir: Path) -> dict:
 
 
 def _save_report(grading_dir: Path, report: dict) -> Path:
-    """Write report.json and grades.csv (keeping the previous grades.csv in history/)."""
+    """Write report.json, grades.csv (keeping the previous grades.csv in history/) and the LMS
+    files of :mod:`gdcourse.grader.lms`, with the overrides of ``overrides.csv`` applied."""
     _atomic_write(grading_dir / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
+    from gdcourse.grader.lms import final_grades, grades_csv, write_exports
+
     csv_path = grading_dir / "grades.csv"
-    lines = [["student", "assignment", "score", "max_score", "status", "notes", "graded_at"]]
-    for key in sorted(report):
-        entry = report[key]
-        lines.append([entry["student"], entry["assignment"], f"{entry['score']:g}",
-                      f"{entry['max_score']:g}", entry["status"], "; ".join(entry["notes"]),
-                      entry.get("graded_at", "")])
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(lines)
-    text = buffer.getvalue()
+    grades, _ = final_grades(grading_dir, report)  # the instructor's overrides applied
+    write_exports(grading_dir, grades)
+    text = grades_csv(grades)
     if csv_path.exists():
         old = csv_path.read_text(encoding="utf-8")
         if old == text:
