@@ -68,8 +68,10 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
+from gdcourse.grader import check as _check
 from gdcourse.grader.execute import ROOT, _Nbgrader, autograde_preprocessors, check_kernel
 from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
+from gdcourse.grader.feedback import write_note_page
 from gdcourse.grader.record import (
     Result,
     _checkpoint,
@@ -81,9 +83,17 @@ from gdcourse.grader.record import (
     _record,
     _save_report,
     _sha256,
-    _tampering_notes,
+    _tampering_notes,  # noqa: F401  (gdcourse.grade._tampering_notes: against one release)
     _use_wal,
 )
+from gdcourse.grader.release_record import (
+    RELEASES_FILE,
+    checks_fingerprint,
+    match_release,
+    recorded_releases,
+)
+from gdcourse.grader.replay import grading_seed
+from gdcourse.grader.salvage import failure_line, keep_log, match_by_text, readable_cells
 from gdcourse.grader.workers import REGISTER_LIMIT, _check_workers, _Pool, _serve, default_workers  # noqa: F401
 
 if TYPE_CHECKING:
@@ -117,25 +127,28 @@ def _safety_limit(path: Path, timeout: int, released: Path | None = None) -> flo
 
 
 def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path: Path,
-               released: Path, base: Result) -> Result:
+               released: Path, base: Result, releases: Path | None = None) -> Result:
     """Grade one notebook (in a worker): check it, copy it into submitted/, autograde it, read
-    its scores from the gradebook and write its feedback."""
+    its scores from the gradebook and write its feedback. Tampering is judged against the
+    release the notebook came from (``releases``: the release record, see
+    :mod:`gdcourse.grader.release_record`)."""
     grading_dir = nbgrader.grading_dir
     result = base
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             raise ValueError("larger than 20 MB")
-        notebook = nbformat.read(path, as_version=4)
-        if not isinstance(notebook.get("cells"), list):
-            raise TypeError("no cells")
-    # The file is the student's: whatever nbformat raises on it (OSError, ValueError, but also
-    # KeyError, AttributeError, RecursionError... on odd JSON) means unreadable, graded 0.
-    except Exception as error:  # noqa: BLE001  (untrusted file: any failure to read it scores 0)
+        notebook, repaired = readable_cells(path)
+    # The file is the student's: whatever it holds that cannot be read as a notebook (not
+    # UTF-8, not JSON, no cells...) is said in words, graded 0.
+    except (OSError, ValueError) as error:
         result.status = "invalid notebook"
-        result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
+        result.notes.append(f"not a valid notebook file: {error}; scored 0")
         return result
+    result.notes += repaired
     released_notebook = nbformat.read(released, as_version=4)
-    tampering = _tampering_notes(notebook, released_notebook)
+    result.notes += match_by_text(notebook, released_notebook)
+    earlier = recorded_releases(assignment, releases) if releases is not None else []
+    result.release, tampering = match_release(notebook, released_notebook, earlier)
     try:
         notebook, repairs, recovered = restore_structure(notebook, released_notebook)
     except Exception as error:  # noqa: BLE001  (untrusted structure: too odd to repair, noted)
@@ -153,12 +166,16 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
         result.status = "invalid notebook"
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
+    _check.begin_notebook(result.seed)
     failure = nbgrader.autograde(assignment, student)
+    result.check_inputs = _check.check_inputs()[0]
     scores = _gradebook_scores(grading_dir, student, assignment)
     autograded = grading_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
     if failure is not None or scores is None or not autograded.exists():
         result.status = "failed"
-        result.notes.append((failure or "nbgrader could not grade it") + "; scored 0")
+        log = keep_log(grading_dir, student, assignment, getattr(nbgrader, "last_log", ""))
+        result.notes.append((failure or "nbgrader could not grade it")
+                            + f"; scored 0 (log: {log})")
         return result
     score, maximum, questions = scores
     result.score, result.max_score = float(score), float(maximum)
@@ -211,7 +228,7 @@ def _check_sandbox(nbgrader: _Nbgrader, limits, echo) -> None:
 def grade(submissions: Path, assignments: list[str] | None = None,
           grading_dir: Path | None = None, timeout: int = 30, *, kernel: str | None = None,
           regrade: bool = False, sandbox: bool = True, limits=None, workers: int | None = None,
-          echo: Callable[[str], object] = print) -> list[Result]:
+          echo: Callable[[str], object] = print, seeds: dict | None = None) -> list[Result]:
     """Grade every submission in ``submissions``; return the results of this run (submissions
     graded now, missing ones, and unchanged ones whose earlier grade was kept), sorted by
     student and assignment.
@@ -219,7 +236,12 @@ def grade(submissions: Path, assignments: list[str] | None = None,
     ``workers`` notebooks are graded at a time (default: one per CPU this process may use).
     Kernels run in the grading sandbox with ``limits`` (a :class:`gdcourse.grader.sandbox.Limits`,
     default ones when None); ``sandbox=False`` grades without it, with a warning, and only then
-    may ``kernel`` name another kernelspec to run the submissions."""
+    may ``kernel`` name another kernelspec to run the submissions.
+
+    An unchanged submission keeps its grade, whatever changed in the source notebook since,
+    unless ``regrade`` (a note says when its checks changed). Each submission's checks draw
+    their random inputs from its grading seed (:func:`gdcourse.grader.replay.grading_seed`;
+    ``seeds`` maps ``(student, assignment)`` to another one: a replay)."""
     from gdcourse.release import SOLUTIONS
     from gdcourse.release import assignments as all_assignments
 
@@ -249,15 +271,29 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         if sandbox:
             _enter_sandbox(nbgrader, scratch, limits)
         sources = {name: _sha256(SOLUTIONS / name / f"{name}.ipynb") for name in names}
+        checks = {name: checks_fingerprint(nbformat.read(SOLUTIONS / name / f"{name}.ipynb",
+                                                         as_version=4)) for name in names}
+        from gdcourse.release import EXERCISES
+
+        releases = EXERCISES / RELEASES_FILE
         collect_notes: dict[tuple[str, str], list[str]] = {}
         found = collect_submissions(Path(submissions), names, scratch, collect_notes)
         students = sorted({student for student, _ in found})
         todo = [(s, a) for s in students for a in names]
         hashes = {key: _sha256(path) for key, path in found.items()}
+        # An unchanged submission keeps its grade: editing the source (a sentence of the
+        # instructions, a check) regrades nobody unless asked (--regrade)
         kept = {key for key in found if not regrade and (earlier := report.get("/".join(key)))
                 and earlier.get("status") != "failed"  # a failed run is never kept: run again
-                and earlier.get("submission_sha256") == hashes[key]
-                and earlier.get("source_sha256") == sources[key[1]]}
+                and earlier.get("submission_sha256") == hashes[key]}
+        stale = sorted(key for key in kept
+                       if report["/".join(key)].get("checks_sha256", checks[key[1]])
+                       != checks[key[1]])
+        for name in names:
+            count = sum(assignment == name for _, assignment in stale)
+            if count:
+                echo(f"note: the checks of {name} changed since {count} unchanged submission(s) "
+                     f"were graded; their grades are kept (--regrade grades them again)")
         to_grade = [key for key in todo if key in found and key not in kept]
         # The workers start (importing nbgrader) and register the assignments while the kernel
         # or the sandbox is checked; nothing is graded before that check has passed.
@@ -284,10 +320,17 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                  + (f" with {pool.size} workers" if pool.size > 1 else ""))
             counter = iter(range(1, len(todo) + 1))
 
+            saved = []  # one snapshot of the previous grades.csv per run, at its first change
+
             def finish(result: Result, shown: str) -> None:
                 results.append(result)
+                if result.status in ("failed", "invalid notebook"):
+                    write_note_page(grading_dir / "feedback" / result.student /
+                                    f"{result.assignment}.html", result)
                 _record(report, result)
-                _save_report(grading_dir, report)  # after every notebook: nothing is lost
+                # after every notebook: nothing is lost
+                _save_report(grading_dir, report, keep_history=not saved)
+                saved.append(True)
                 notes = f" - {'; '.join(result.notes)}" if result.notes else ""
                 echo(f"[{next(counter)}/{len(todo)}] {result.student} {result.assignment}:"
                      f"{shown} {result.score:g}/{result.max_score:g} {result.status}{notes}")
@@ -298,7 +341,8 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                 earlier = report.get(key)
                 base = Result(student, assignment, 0.0, max_scores[assignment],
                               notes=list(collect_notes.get((student, assignment), [])),
-                              source_sha256=sources[assignment], graded_at=_now())
+                              source_sha256=sources[assignment], graded_at=_now(),
+                              checks_sha256=checks[assignment])
                 if (student, assignment) not in found:
                     if earlier:
                         echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: no new "
@@ -315,6 +359,10 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     results.append(Result(**{k: v for k, v in earlier.items() if k != "history"}))
                 else:
                     base.submission_sha256 = hashes[student, assignment]
+                    base.seed = (seeds or {}).get((student, assignment))
+                    if base.seed is None:
+                        base.seed = grading_seed(grading_dir, student, assignment,
+                                                 base.submission_sha256)
                     bases[student, assignment] = base
             for student, assignment in to_grade:
                 path = found[student, assignment]
@@ -322,7 +370,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     "do": "grade", "student": student, "assignment": assignment,
                     "path": str(path), "released": str(scratch / "release" / assignment /
                                                        f"{assignment}.ipynb"),
-                    "base": asdict(bases[student, assignment])},
+                    "base": asdict(bases[student, assignment]), "releases": str(releases)},
                     _safety_limit(path, timeout, scratch / "release" / assignment /
                                   f"{assignment}.ipynb"))
             while pool.busy():
@@ -333,11 +381,13 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     else:
                         result.status = "failed"
                         failure = why
+                        details = why or ""
                         if reply is not None:
-                            lines = reply.get("error", "").strip().splitlines()
-                            failure = "the grader failed" + (f" ({lines[-1][-200:]})"
-                                                             if lines else "")
-                        result.notes.append(f"{failure}; scored 0")
+                            details = reply.get("error", "")
+                            failure = "the grader failed" + (
+                                f" ({line})" if (line := failure_line(details)) else "")
+                        log = keep_log(grading_dir, key[0], key[1], details)
+                        result.notes.append(f"{failure}; scored 0 (log: {log})")
                     result.notes = list(dict.fromkeys(result.notes))
                     result.seconds = round(seconds, 3)
                     finish(result, f" ({result.seconds:.1f} s)")
@@ -348,7 +398,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
             pool.close()
         finally:
             _checkpoint(grading_dir)
-    csv_path = _save_report(grading_dir, report)
+    csv_path = _save_report(grading_dir, report, keep_history=False)
     echo(f"done in {time.perf_counter() - started:.0f} s; grades: {csv_path}; feedback: "
          f"{grading_dir / 'feedback'}")
     return sorted(results, key=lambda result: (result.student, result.assignment))
@@ -382,7 +432,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks graded at a time (default: the number of CPUs available, "
                              f"here {default_workers()})")
     parser.add_argument("--regrade", action="store_true",
-                        help="grade unchanged submissions again (fresh random test inputs)")
+                        help="grade unchanged submissions again (with the same grading seeds)")
+    parser.add_argument("--replay", nargs=2, metavar=("STUDENT", "ASSIGNMENT"),
+                        help="grade one recorded submission again with its recorded seed, in a "
+                             "scratch folder, and say whether inputs and score match")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
@@ -390,6 +443,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timeout must be at least 1 second")
     if args.kernel and not args.no_sandbox:
         parser.error("--kernel replaces the sandboxed kernel: add --no-sandbox to confirm")
+    if args.replay:
+        from gdcourse.grader.replay import replay_command
+
+        return replay_command(args.submissions, *args.replay, args.grading_dir, args.timeout,
+                              sandbox=not args.no_sandbox)
 
     try:
         grade(args.submissions, args.assignments, args.grading_dir, args.timeout,

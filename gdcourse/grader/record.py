@@ -36,6 +36,10 @@ class Result:
     graded_at: str = ""
     seconds: float = 0.0  # wall time of grading this notebook (0 when nothing ran)
     questions: dict[str, list[float]] = field(default_factory=dict)  # test cell: [score, max]
+    seed: int | None = None  # grading seed of the checks' random inputs (replay.py)
+    check_inputs: str = ""  # digest of every input the checks sent to the kernel
+    release: str = ""  # the release the submission came from (release_record.py)
+    checks_sha256: str = ""  # fingerprint of the checks it was graded with
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,16 +189,19 @@ def _load_report(grading_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _save_report(grading_dir: Path, report: dict) -> Path:
-    """Write report.json and grades.csv (keeping the previous grades.csv in history/)."""
+def _save_report(grading_dir: Path, report: dict, keep_history: bool = True) -> Path:
+    """Write report.json and grades.csv (keeping the previous grades.csv in history/ when
+    ``keep_history``: the pipeline asks for it once per run, before its first change)."""
     _atomic_write(grading_dir / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     csv_path = grading_dir / "grades.csv"
-    lines = [["student", "assignment", "score", "max_score", "status", "notes", "graded_at"]]
+    lines = [["student", "assignment", "score", "max_score", "status", "notes", "graded_at",
+              "seed"]]
     for key in sorted(report):
         entry = report[key]
+        seed = entry.get("seed")
         lines.append([entry["student"], entry["assignment"], f"{entry['score']:g}",
                       f"{entry['max_score']:g}", entry["status"], "; ".join(entry["notes"]),
-                      entry.get("graded_at", "")])
+                      entry.get("graded_at", ""), "" if seed is None else str(seed)])
     buffer = io.StringIO()
     csv.writer(buffer).writerows(lines)
     text = buffer.getvalue()
@@ -202,6 +209,7 @@ def _save_report(grading_dir: Path, report: dict) -> Path:
         old = csv_path.read_text(encoding="utf-8")
         if old == text:
             return csv_path
+    if csv_path.exists() and keep_history:
         history = grading_dir / "history"
         history.mkdir(exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
