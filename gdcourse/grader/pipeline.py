@@ -67,11 +67,15 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
 from gdcourse.grader import check as _check
+from gdcourse.grader.collect import MAX_NOTEBOOK_BYTES, collect_submissions, restore_structure
 from gdcourse.grader.execute import ROOT, _Nbgrader, autograde_preprocessors, check_kernel
-from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
-from gdcourse.grader.feedback import write_note_page
+from gdcourse.grader.feedback import (  # noqa: F401
+    QUOTED_NOTE,
+    _write_feedback,
+    sanitize_feedback,
+    write_note_page,
+)
 from gdcourse.grader.record import (
     Result,
     _checkpoint,
@@ -443,11 +447,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timeout must be at least 1 second")
     if args.kernel and not args.no_sandbox:
         parser.error("--kernel replaces the sandboxed kernel: add --no-sandbox to confirm")
-    if args.replay:
-        from gdcourse.grader.replay import replay_command
+    if args.replay:  # 0 when the grade is reproduced, 1 when it is not (or cannot be replayed)
+        from gdcourse.grader.replay import replay
 
-        return replay_command(args.submissions, *args.replay, args.grading_dir, args.timeout,
-                              sandbox=not args.no_sandbox)
+        try:
+            outcome = replay(args.submissions, *args.replay, args.grading_dir, args.timeout,
+                             sandbox=not args.no_sandbox, echo=lambda line: print(f"  {line}"))
+        except (RuntimeError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print("\n".join(outcome.lines()))
+        return 0 if outcome.matches else 1
 
     try:
         grade(args.submissions, args.assignments, args.grading_dir, args.timeout,

@@ -153,20 +153,3 @@ def replay(submissions: Path, student: str, assignment: str, grading_dir: Path, 
     (replayed,) = [r for r in results if (r.student, r.assignment) == keys[0]]
     replayed.student = student
     return Replay(recorded, replayed)
-
-
-def replay_command(submissions: Path, student: str, assignment: str, grading_dir: Path,
-                   timeout: int, *, sandbox: bool) -> int:
-    """``python -m gdcourse.grade SUBMISSIONS --replay STUDENT ASSIGNMENT``: 0 when the grade
-    is reproduced, 1 when it is not (or cannot be replayed)."""
-    import sys
-
-    try:
-        outcome = replay(submissions, student, assignment, grading_dir, timeout,
-                         sandbox=sandbox, echo=lambda line: print(f"  {line}"))
-    except (RuntimeError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for line in outcome.lines():
-        print(line)
-    return 0 if outcome.matches else 1
