@@ -146,7 +146,9 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
     # UTF-8, not JSON, no cells...) is said in words, graded 0.
     except (OSError, ValueError) as error:
         result.status = "invalid notebook"
-        result.notes.append(f"not a valid notebook file: {error}; scored 0")
+        log = keep_log(grading_dir, student, assignment, f"{path}: not a valid notebook file: "
+                                                          f"{error}")
+        result.notes.append(f"not a valid notebook file: {error}; scored 0 (log: {log})")
         return result
     result.notes += repaired
     released_notebook = nbformat.read(released, as_version=4)
@@ -166,9 +168,14 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
     submitted.parent.mkdir(parents=True)
     try:
         nbformat.write(notebook, submitted)
-    except Exception as error:  # noqa: BLE001  (untrusted metadata nbformat cannot write: 0)
+    except Exception:  # noqa: BLE001  (untrusted metadata nbformat cannot write: 0)
+        import traceback
+
         result.status = "invalid notebook"
-        result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
+        log = keep_log(grading_dir, student, assignment, traceback.format_exc())
+        result.notes.append(f"not a valid notebook file: nbformat cannot write it back "
+                            f"({failure_line(traceback.format_exc())[:120]}); scored 0 "
+                            f"(log: {log})")
         return result
     _check.begin_notebook(result.seed)
     failure = nbgrader.autograde(assignment, student)

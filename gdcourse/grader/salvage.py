@@ -59,7 +59,7 @@ def readable_cells(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
         if meta is not None and not isinstance(meta, dict):
             fixed.append(f"cell {number}: its nbgrader metadata was {_kind(meta)}")
             del cell["metadata"]["nbgrader"]
-        source = cell.get("source", "")
+        source = cell.get("source")
         if isinstance(source, list) and all(isinstance(line, str) for line in source):
             source = "".join(source)
         if not isinstance(source, str):
