@@ -345,7 +345,9 @@ def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_p
                if (key := (r.student, r.assignment)) in graded["results"])
     (slow,) = [r for r in results if (r.student, r.assignment) == ("slowpoke", M)]
     assert slow.status == "failed"
-    assert "grading stopped after 3 s; scored 0" in slow.notes
+    assert f"grading stopped after 3 s; scored 0 (log: logs/slowpoke/{M}.log)" in slow.notes
+    assert "grading stopped after 3 s" in (tmp_path / "grading" / "logs" / "slowpoke" /
+                                           f"{M}.log").read_text()  # the log is kept
     assert not grading_processes()
     with grade_module._gradebook(tmp_path / "grading") as gradebook:
         graded_notebooks = {(s.student.id, s.assignment.name)
