@@ -2,6 +2,7 @@
 
     python -m gdcourse.grade SUBMISSIONS [--assignment NAME ...] [--grading-dir grading]
                                          [--timeout SECONDS] [--workers N] [--regrade]
+                                         [--replay STUDENT ASSIGNMENT]
                                          [--no-sandbox [--kernel NAME]]
                                                                 (make grade SUBMISSIONS=...)
 
@@ -32,9 +33,12 @@ generous safety limit has its worker killed (kernel included) and scores 0, and 
 takes the next one.
 
 Running again never loses a grade: the report is updated after every student, a submission that
-did not change since it was graded (same notebook, same tests) keeps its grade without running
-again (``--regrade`` runs it anyway), and a student or assignment without a new submission keeps
-the earlier grade.
+did not change since it was graded keeps its grade without running again, whatever changed in
+the source notebook (``--regrade`` runs it anyway, with the same grading seed), and a student or
+assignment without a new submission keeps the earlier grade. Edited read-only cells are judged
+against the release the student received (:mod:`gdcourse.grader.release_record`); every
+submission's grading seed is recorded and ``--replay`` grades it again to compare
+(:mod:`gdcourse.grader.replay`).
 
 Bad submissions are graded, never crashed on: an infinite loop costs the timed-out question, an
 exception or ``sys.exit`` the questions it breaks, a cell that kills the kernel (``os._exit``, a
