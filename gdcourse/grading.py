@@ -49,6 +49,7 @@ __all__ = [
     "fresh_rng",
     "guarded",
     "no_reference_calls",
+    "seeded",
 ]
 
 #: What a student's optimizer code must not call: the reference optimizers, gdcourse's and
@@ -265,12 +266,42 @@ def guarded(function: Callable, what: str | None = None,
 # ------------------------------------------------------------------------------------------------
 
 
-def fresh_rng() -> np.random.Generator:
-    """A generator seeded from the operating system: different inputs at every grading run.
+_SEEDS: list = []  # set by the grader (seeded) while it runs one test cell's checks
 
-    Setting the environment variable ``GDCOURSE_GRADING_SEED`` to an integer makes the inputs
-    reproducible (to replay a grading run while investigating a student's complaint).
+
+@contextmanager
+def seeded(entropy: int | Sequence[int]):
+    """Within this block :func:`fresh_rng` returns ``np.random.default_rng(entropy)``: the
+    grader seeds each test cell's checks from the submission's recorded grading seed, so a
+    grade can be replayed with the very same inputs (``python -m gdcourse.grade --replay``).
+
+    >>> with seeded([7, 1]):
+    ...     a = fresh_rng().random()
+    >>> with seeded([7, 1]):
+    ...     bool(fresh_rng().random() == a)
+    True
     """
+    values = [entropy] if isinstance(entropy, (int, np.integer)) else list(entropy)
+    if not values or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                             and v >= 0 for v in values):
+        raise ValueError(f"entropy must be a non-negative int or a list of them, got {entropy!r}")
+    _SEEDS.append([int(v) for v in values])
+    try:
+        yield
+    finally:
+        _SEEDS.pop()
+
+
+def fresh_rng() -> np.random.Generator:
+    """A generator seeded from the operating system: different inputs for every submission.
+
+    While the grader runs a test cell's checks (:func:`seeded`), the generator is seeded from
+    the submission's recorded grading seed instead. Setting the environment variable
+    ``GDCOURSE_GRADING_SEED`` to an integer makes the inputs reproducible elsewhere (in a
+    notebook, while writing a check).
+    """
+    if _SEEDS:
+        return np.random.default_rng(_SEEDS[-1])
     seed = os.environ.get(SEED_VARIABLE)
     if seed is not None and seed.strip():
         return np.random.default_rng(int(seed))

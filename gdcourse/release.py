@@ -5,7 +5,10 @@
 Runs ``nbgrader generate_assignment`` for every assignment (no gradebook is touched: the grading
 pipeline registers assignments itself), strips outputs and execution counts, and writes the
 notebooks in a canonical form, so that regenerating gives byte-identical files and a test can
-check that ``exercises/`` is in sync with ``solutions/``.
+check that ``exercises/`` is in sync with ``solutions/``. Each release's locked cells are
+fingerprinted in ``exercises/releases.json`` (a release is added only when they changed), so the
+grader judges a submission against the release the student received
+(:mod:`gdcourse.grader.release_record`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+
+from gdcourse.grader.release_record import RELEASES_FILE, record_release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -85,6 +90,8 @@ def release(names: list[str] | None = None, output: Path = EXERCISES) -> list[Pa
                 target_path = target / path.name
                 target_path.write_text(canonical(notebook), encoding="utf-8")
                 written.append(target_path)
+                record_release(name if path.stem == name else f"{name}/{path.stem}",
+                               notebook, output / RELEASES_FILE)
     return written
 
 

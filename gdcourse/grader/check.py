@@ -20,11 +20,13 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import hashlib
 import json
 import queue
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +65,40 @@ def _student_error(name: str, kind: str, message: str) -> Exception:
         with contextlib.suppress(TypeError):  # a class that needs more arguments
             return cls(text)
     return RuntimeError(text)
+
+
+class _Notebook:
+    """The notebook a grading worker is grading: its grading seed (each test cell's checks
+    draw their random inputs from it, see :func:`gdcourse.grading.seeded`) and a digest of
+    every request sent to the student's kernel, in order (the check inputs, to show that a
+    replayed grade asked the same questions)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+        self.inputs = hashlib.sha256()
+        self.requests = 0
+
+    def observe(self, text: str) -> None:
+        self.inputs.update(text.encode("utf-8") + b"\0")
+        self.requests += 1
+
+
+_NOTEBOOK = _Notebook()
+
+
+def begin_notebook(seed: int | None) -> None:
+    """Start grading a new notebook in this process: checks seeded from ``seed`` (fresh
+    random inputs when None), a new digest of check inputs."""
+    global _NOTEBOOK
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    _NOTEBOOK = _Notebook(seed)
+
+
+def check_inputs() -> tuple[str, int]:
+    """The digest of the check inputs sent to the kernel since :func:`begin_notebook` (16 hex
+    digits) and how many requests they were."""
+    return _NOTEBOOK.inputs.hexdigest()[:16], _NOTEBOOK.requests
 
 
 class KernelLink:
@@ -127,12 +163,15 @@ class KernelLink:
             raise self.failure
         session = getattr(_CALLBACK, "session", None)
         if session is not None:  # inside a callback: the kernel waits on its input() prompt
-            session.outbox.put(("call", wire.dumps({"call": payload})))
+            text = wire.dumps({"call": payload})
+            _NOTEBOOK.observe(text)
+            session.outbox.put(("call", text))
             answer = session.inbox.get()
             if type(answer) is not dict:
                 raise CheckFailed("the kernel's answer was not data")
             return answer
         text = wire.dumps(payload)
+        _NOTEBOOK.observe(text)
         code = (f"__import__('gdcourse.grader.kernel_side', fromlist=['serve'])"
                 f".serve({text!r})")
         left = self.deadline - time.monotonic()
@@ -373,10 +412,17 @@ class SourceChecks:
             ) -> BaseException | None:
         """Run the checks of one test cell; None when they pass, else the exception (a
         :class:`KernelGone` from the link is raised: the kernel must be restarted)."""
+        from gdcourse.grading import seeded
+
         link.start_cell(seconds)
         failure: BaseException | None = None
+        seed = _NOTEBOOK.seed
+        # Each cell's own stream of the submission's seed: the same inputs at a replay,
+        # whatever the other cells drew
+        entropy = None if seed is None else [seed, zlib.crc32(grade_id.encode("utf-8"))]
         try:
-            exec(self.compiled[grade_id], namespace)
+            with seeded(entropy) if entropy is not None else contextlib.nullcontext():
+                exec(self.compiled[grade_id], namespace)
         # A test cell fails by raising, whatever it raises (as nbgrader scores a cell): the
         # exception is the result. A KernelGone is raised on below from link.failure.
         except Exception as error:  # noqa: BLE001  (any exception is the cell's failure)

@@ -86,3 +86,19 @@ def _write_feedback(autograded: Path, target: Path, result: Result, questions: d
     html, _ = _EXPORTER.from_notebook_node(notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
+
+
+def write_note_page(target: Path, result: Result) -> None:
+    """The feedback page of a notebook that could not be graded: its score and, in the
+    grader's words, what happened (the notes); nothing of the notebook itself."""
+    items = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>Feedback: {html.escape(result.assignment)}</title></head><body>\n"
+            f"<h1>Feedback: {html.escape(result.assignment)}</h1>\n"
+            f"<p><strong>Score: {result.score:g} / {result.max_score:g}</strong> "
+            f"({html.escape(result.status)})</p>\n"
+            f"<p>Your notebook could not be graded. What happened:</p>\n<ul>{items}</ul>\n"
+            f"<p>Ask your instructor if this looks wrong; they can see the grading log.</p>\n"
+            f"</body></html>\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")

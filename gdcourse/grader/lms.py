@@ -39,7 +39,7 @@ from pathlib import Path
 OVERRIDES = "overrides.csv"
 OVERRIDE_COLUMNS = ["student", "assignment", "question", "score", "reason"]
 GRADES_COLUMNS = ["student", "name", "assignment", "score", "max_score", "status", "late",
-                  "notes", "graded_at", "lms", "lms_id", "override", "autograded_score"]
+                  "notes", "graded_at", "lms", "lms_id", "override", "autograded_score", "seed"]
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS = "    Points Possible"
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
@@ -175,7 +175,8 @@ def grades_csv(grades: list[dict]) -> str:
                      "late" if entry.get("late") else "", "; ".join(entry["notes"]),
                      entry.get("graded_at", ""), entry.get("lms") or "folder",
                      entry.get("lms_id", ""), entry["override"],
-                     f"{entry['autograded_score']:g}"])
+                     f"{entry['autograded_score']:g}",
+                     "" if entry.get("seed") is None else str(entry["seed"])])
     return _csv_text(rows)
 
 

@@ -2,6 +2,7 @@
 
     python -m gdcourse.grade SUBMISSIONS [--assignment NAME ...] [--grading-dir grading]
                                          [--timeout SECONDS] [--workers N] [--regrade]
+                                         [--replay STUDENT ASSIGNMENT]
                                          [--no-sandbox [--kernel NAME]]
                                                                 (make grade SUBMISSIONS=...)
 
@@ -40,9 +41,12 @@ generous safety limit has its worker killed (kernel included) and scores 0, and 
 takes the next one.
 
 Running again never loses a grade: the report is updated after every student, a submission that
-did not change since it was graded (same notebook, same tests) keeps its grade without running
-again (``--regrade`` runs it anyway), and a student or assignment without a new submission keeps
-the earlier grade.
+did not change since it was graded keeps its grade without running again, whatever changed in
+the source notebook (``--regrade`` runs it anyway, with the same grading seed), and a student or
+assignment without a new submission keeps the earlier grade. Edited read-only cells are judged
+against the release the student received (:mod:`gdcourse.grader.release_record`); every
+submission's grading seed is recorded and ``--replay`` grades it again to compare
+(:mod:`gdcourse.grader.replay`).
 
 Bad submissions are graded, never crashed on: an infinite loop costs the timed-out question, an
 exception or ``sys.exit`` the questions it breaks, a cell that kills the kernel (``os._exit``, a
@@ -76,6 +80,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
+from gdcourse.grader import check as _check
 from gdcourse.grader.collect import (
     MAX_NOTEBOOK_BYTES,
     NothingToGrade,
@@ -86,7 +91,12 @@ from gdcourse.grader.collect import (
     restore_structure,
 )
 from gdcourse.grader.execute import ROOT, _Nbgrader, autograde_preprocessors, check_kernel
-from gdcourse.grader.feedback import QUOTED_NOTE, _write_feedback, sanitize_feedback  # noqa: F401
+from gdcourse.grader.feedback import (  # noqa: F401
+    QUOTED_NOTE,
+    _write_feedback,
+    sanitize_feedback,
+    write_note_page,
+)
 from gdcourse.grader.record import (
     Result,
     _checkpoint,
@@ -98,9 +108,17 @@ from gdcourse.grader.record import (
     _record,
     _save_report,
     _sha256,
-    _tampering_notes,
+    _tampering_notes,  # noqa: F401  (gdcourse.grade._tampering_notes: against one release)
     _use_wal,
 )
+from gdcourse.grader.release_record import (
+    RELEASES_FILE,
+    checks_fingerprint,
+    match_release,
+    recorded_releases,
+)
+from gdcourse.grader.replay import grading_seed
+from gdcourse.grader.salvage import failure_line, keep_log, match_by_text, readable_cells
 from gdcourse.grader.workers import REGISTER_LIMIT, _check_workers, _Pool, _serve, default_workers  # noqa: F401
 
 if TYPE_CHECKING:
@@ -134,25 +152,30 @@ def _safety_limit(path: Path, timeout: int, released: Path | None = None) -> flo
 
 
 def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path: Path,
-               released: Path, base: Result) -> Result:
+               released: Path, base: Result, releases: Path | None = None) -> Result:
     """Grade one notebook (in a worker): check it, copy it into submitted/, autograde it, read
-    its scores from the gradebook and write its feedback."""
+    its scores from the gradebook and write its feedback. Tampering is judged against the
+    release the notebook came from (``releases``: the release record, see
+    :mod:`gdcourse.grader.release_record`)."""
     grading_dir = nbgrader.grading_dir
     result = base
     try:
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             raise ValueError("larger than 20 MB")
-        notebook = nbformat.read(path, as_version=4)
-        if not isinstance(notebook.get("cells"), list):
-            raise TypeError("no cells")
-    # The file is the student's: whatever nbformat raises on it (OSError, ValueError, but also
-    # KeyError, AttributeError, RecursionError... on odd JSON) means unreadable, graded 0.
-    except Exception as error:  # noqa: BLE001  (untrusted file: any failure to read it scores 0)
+        notebook, repaired = readable_cells(path)
+    # The file is the student's: whatever it holds that cannot be read as a notebook (not
+    # UTF-8, not JSON, no cells...) is said in words, graded 0.
+    except (OSError, ValueError) as error:
         result.status = "invalid notebook"
-        result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
+        log = keep_log(grading_dir, student, assignment, f"{path}: not a valid notebook file: "
+                                                          f"{error}")
+        result.notes.append(f"not a valid notebook file: {error}; scored 0 (log: {log})")
         return result
+    result.notes += repaired
     released_notebook = nbformat.read(released, as_version=4)
-    tampering = _tampering_notes(notebook, released_notebook)
+    result.notes += match_by_text(notebook, released_notebook)
+    earlier = recorded_releases(assignment, releases) if releases is not None else []
+    result.release, tampering = match_release(notebook, released_notebook, earlier)
     try:
         notebook, repairs, recovered = restore_structure(notebook, released_notebook)
     except Exception as error:  # noqa: BLE001  (untrusted structure: too odd to repair, noted)
@@ -166,16 +189,25 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
     submitted.parent.mkdir(parents=True)
     try:
         nbformat.write(notebook, submitted)
-    except Exception as error:  # noqa: BLE001  (untrusted metadata nbformat cannot write: 0)
+    except Exception:  # noqa: BLE001  (untrusted metadata nbformat cannot write: 0)
+        import traceback
+
         result.status = "invalid notebook"
-        result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
+        log = keep_log(grading_dir, student, assignment, traceback.format_exc())
+        result.notes.append(f"not a valid notebook file: nbformat cannot write it back "
+                            f"({failure_line(traceback.format_exc())[:120]}); scored 0 "
+                            f"(log: {log})")
         return result
+    _check.begin_notebook(result.seed)
     failure = nbgrader.autograde(assignment, student)
+    result.check_inputs = _check.check_inputs()[0]
     scores = _gradebook_scores(grading_dir, student, assignment)
     autograded = grading_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
     if failure is not None or scores is None or not autograded.exists():
         result.status = "failed"
-        result.notes.append((failure or "nbgrader could not grade it") + "; scored 0")
+        log = keep_log(grading_dir, student, assignment, getattr(nbgrader, "last_log", ""))
+        result.notes.append((failure or "nbgrader could not grade it")
+                            + f"; scored 0 (log: {log})")
         return result
     score, maximum, questions = scores
     result.score, result.max_score = float(score), float(maximum)
@@ -229,7 +261,8 @@ def grade(submissions: Path, assignments: list[str] | None = None,
           grading_dir: Path | None = None, timeout: int = 30, *, kernel: str | None = None,
           regrade: bool = False, sandbox: bool = True, limits=None, workers: int | None = None,
           echo: Callable[[str], object] = print,
-          warn: Callable[[str], object] | None = None) -> list[Result]:
+          warn: Callable[[str], object] | None = None,
+          seeds: dict | None = None) -> list[Result]:
     """Grade every submission in ``submissions``; return the results of this run (submissions
     graded now, missing ones, and unchanged ones whose earlier grade was kept), sorted by
     student and assignment.
@@ -245,7 +278,12 @@ def grade(submissions: Path, assignments: list[str] | None = None,
     to ``warn`` (default: printed on stderr) and listed in ``grading/unmatched.txt``; when no
     notebook at all is found, :class:`NothingToGrade` (a ValueError) says what was found
     instead. The overrides of ``grading/overrides.csv`` (:mod:`gdcourse.grader.lms`) are
-    checked first and applied to every grade written."""
+    checked first and applied to every grade written.
+
+    An unchanged submission keeps its grade, whatever changed in the source notebook since,
+    unless ``regrade`` (a note says when its checks changed). Each submission's checks draw
+    their random inputs from its grading seed (:func:`gdcourse.grader.replay.grading_seed`;
+    ``seeds`` maps ``(student, assignment)`` to another one: a replay)."""
     from gdcourse.grader.lms import final_grades, read_overrides
     from gdcourse.release import SOLUTIONS
     from gdcourse.release import assignments as all_assignments
@@ -285,14 +323,28 @@ def grade(submissions: Path, assignments: list[str] | None = None,
         if not collection.found:
             raise NothingToGrade(nothing_found(Path(submissions), collection, chosen or known))
         sources = {name: _sha256(SOLUTIONS / name / f"{name}.ipynb") for name in names}
+        checks = {name: checks_fingerprint(nbformat.read(SOLUTIONS / name / f"{name}.ipynb",
+                                                         as_version=4)) for name in names}
+        from gdcourse.release import EXERCISES
+
+        releases = EXERCISES / RELEASES_FILE
         collect_notes, found = collection.notes, collection.found
         students = sorted({student for student, _ in found})
         todo = [(s, a) for s in students for a in names]
         hashes = {key: _sha256(path) for key, path in found.items()}
+        # An unchanged submission keeps its grade: editing the source (a sentence of the
+        # instructions, a check) regrades nobody unless asked (--regrade)
         kept = {key for key in found if not regrade and (earlier := report.get("/".join(key)))
                 and earlier.get("status") != "failed"  # a failed run is never kept: run again
-                and earlier.get("submission_sha256") == hashes[key]
-                and earlier.get("source_sha256") == sources[key[1]]}
+                and earlier.get("submission_sha256") == hashes[key]}
+        stale = sorted(key for key in kept
+                       if report["/".join(key)].get("checks_sha256", checks[key[1]])
+                       != checks[key[1]])
+        for name in names:
+            count = sum(assignment == name for _, assignment in stale)
+            if count:
+                echo(f"note: the checks of {name} changed since {count} unchanged submission(s) "
+                     f"were graded; their grades are kept (--regrade grades them again)")
         to_grade = [key for key in todo if key in found and key not in kept]
         # The workers start (importing nbgrader) and register the assignments while the kernel
         # or the sandbox is checked; nothing is graded before that check has passed.
@@ -319,10 +371,17 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                  + (f" with {pool.size} workers" if pool.size > 1 else ""))
             counter = iter(range(1, len(todo) + 1))
 
+            saved = []  # one snapshot of the previous grades.csv per run, at its first change
+
             def finish(result: Result, shown: str) -> None:
                 results.append(result)
+                if result.status in ("failed", "invalid notebook"):
+                    write_note_page(grading_dir / "feedback" / result.student /
+                                    f"{result.assignment}.html", result)
                 _record(report, result)
-                _save_report(grading_dir, report)  # after every notebook: nothing is lost
+                # after every notebook: nothing is lost
+                _save_report(grading_dir, report, keep_history=not saved)
+                saved.append(True)
                 notes = f" - {'; '.join(result.notes)}" if result.notes else ""
                 echo(f"[{next(counter)}/{len(todo)}] {result.student} {result.assignment}:"
                      f"{shown} {result.score:g}/{result.max_score:g} {result.status}{notes}")
@@ -336,7 +395,8 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                               notes=list(collect_notes.get((student, assignment), [])),
                               source_sha256=sources[assignment], graded_at=_now(),
                               name=who.name, lms=who.lms, lms_id=who.lms_id,
-                              late=(student, assignment) in collection.late)
+                              late=(student, assignment) in collection.late,
+                              checks_sha256=checks[assignment])
                 if (student, assignment) not in found:
                     if earlier:
                         echo(f"[{next(counter)}/{len(todo)}] {student} {assignment}: no new "
@@ -355,6 +415,10 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     results.append(kept_result)
                 else:
                     base.submission_sha256 = hashes[student, assignment]
+                    base.seed = (seeds or {}).get((student, assignment))
+                    if base.seed is None:
+                        base.seed = grading_seed(grading_dir, student, assignment,
+                                                 base.submission_sha256)
                     bases[student, assignment] = base
             for student, assignment in to_grade:
                 path = found[student, assignment]
@@ -362,7 +426,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     "do": "grade", "student": student, "assignment": assignment,
                     "path": str(path), "released": str(scratch / "release" / assignment /
                                                        f"{assignment}.ipynb"),
-                    "base": asdict(bases[student, assignment])},
+                    "base": asdict(bases[student, assignment]), "releases": str(releases)},
                     _safety_limit(path, timeout, scratch / "release" / assignment /
                                   f"{assignment}.ipynb"))
             while pool.busy():
@@ -373,11 +437,13 @@ def grade(submissions: Path, assignments: list[str] | None = None,
                     else:
                         result.status = "failed"
                         failure = why
+                        details = why or ""
                         if reply is not None:
-                            lines = reply.get("error", "").strip().splitlines()
-                            failure = "the grader failed" + (f" ({lines[-1][-200:]})"
-                                                             if lines else "")
-                        result.notes.append(f"{failure}; scored 0")
+                            details = reply.get("error", "")
+                            failure = "the grader failed" + (
+                                f" ({line})" if (line := failure_line(details)) else "")
+                        log = keep_log(grading_dir, key[0], key[1], details)
+                        result.notes.append(f"{failure}; scored 0 (log: {log})")
                     result.notes = list(dict.fromkeys(result.notes))
                     result.seconds = round(seconds, 3)
                     finish(result, f" ({result.seconds:.1f} s)")
@@ -388,7 +454,7 @@ def grade(submissions: Path, assignments: list[str] | None = None,
             pool.close()
         finally:
             _checkpoint(grading_dir)
-    csv_path = _save_report(grading_dir, report)
+    csv_path = _save_report(grading_dir, report, keep_history=False)
     for line in final_grades(grading_dir, report)[1]:
         echo(line)
     echo(f"done in {time.perf_counter() - started:.0f} s; grades: {csv_path}; feedback: "
@@ -439,7 +505,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks graded at a time (default: the number of CPUs available, "
                              f"here {default_workers()})")
     parser.add_argument("--regrade", action="store_true",
-                        help="grade unchanged submissions again (fresh random test inputs)")
+                        help="grade unchanged submissions again (with the same grading seeds)")
+    parser.add_argument("--replay", nargs=2, metavar=("STUDENT", "ASSIGNMENT"),
+                        help="grade one recorded submission again with its recorded seed, in a "
+                             "scratch folder, and say whether inputs and score match")
     args = parser.parse_args(argv)
     if not args.submissions.exists():
         parser.error(f"{args.submissions} does not exist")
@@ -450,6 +519,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timeout must be at least 1 second")
     if args.kernel and not args.no_sandbox:
         parser.error("--kernel replaces the sandboxed kernel: add --no-sandbox to confirm")
+    if args.replay:  # 0 when the grade is reproduced, 1 when it is not (or cannot be replayed)
+        from gdcourse.grader.replay import replay
+
+        try:
+            outcome = replay(args.submissions, *args.replay, args.grading_dir, args.timeout,
+                             sandbox=not args.no_sandbox, echo=lambda line: print(f"  {line}"))
+        except (RuntimeError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print("\n".join(outcome.lines()))
+        return 0 if outcome.matches else 1
 
     try:
         results = grade(args.submissions, args.assignments, args.grading_dir, args.timeout,

@@ -38,6 +38,10 @@ class Result:
     lms: str = ""  # where the submission came from: folder | canvas | moodle
     lms_id: str = ""  # the Canvas user id or Moodle participant id ("" for a folder)
     late: bool = False  # Canvas marked the submission late
+    seed: int | None = None  # grading seed of the checks' random inputs (replay.py)
+    check_inputs: str = ""  # digest of every input the checks sent to the kernel
+    release: str = ""  # the release the submission came from (release_record.py)
+    checks_sha256: str = ""  # fingerprint of the checks it was graded with
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,8 +191,9 @@ def _load_report(grading_dir: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _save_report(grading_dir: Path, report: dict) -> Path:
-    """Write report.json, grades.csv (keeping the previous grades.csv in history/) and the LMS
+def _save_report(grading_dir: Path, report: dict, keep_history: bool = True) -> Path:
+    """Write report.json, grades.csv (keeping the previous grades.csv in
+    history/ when ``keep_history``: the pipeline asks for it once per run, before its first change) and the LMS
     files of :mod:`gdcourse.grader.lms`, with the overrides of ``overrides.csv`` applied."""
     _atomic_write(grading_dir / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     from gdcourse.grader.lms import final_grades, grades_csv, write_exports
@@ -201,6 +206,7 @@ def _save_report(grading_dir: Path, report: dict) -> Path:
         old = csv_path.read_text(encoding="utf-8")
         if old == text:
             return csv_path
+    if csv_path.exists() and keep_history:
         history = grading_dir / "history"
         history.mkdir(exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")

@@ -87,6 +87,7 @@ class _InProcessNbgrader:
         nbgrader.api.get_alembic_version = alembic_version
         self.grading_dir = Path(os.environ["GDCOURSE_GRADING_DIR"])
         self.timeout = int(os.environ["GDCOURSE_CELL_TIMEOUT"])
+        self.last_log = ""  # nbgrader's log of the last conversion that failed
         self.app = AutogradeApp()
         self.app.initialize([])
         manager = self.app.config.get("KernelManager") or {}
@@ -112,11 +113,14 @@ class _InProcessNbgrader:
         finally:
             for name, value in saved.items():
                 setattr(coursedir, name, value)
+        self.last_log = ""
         if outcome["success"]:
             return None
         text = outcome.get("log", "") + "\n" + outcome.get("error", "")
+        self.last_log = text  # kept in grading/logs/ by the pipeline
         errors = [line.strip() for line in text.splitlines()
-                  if "ERROR" in line and "There was an error" not in line]
+                  if "ERROR" in line and "There was an error" not in line
+                  and not line.rstrip().endswith("Traceback (most recent call last):")]
         return errors[0][-200:] if errors else ""
 
     def autograde(self, assignment: str, student: str) -> str | None:
@@ -182,7 +186,8 @@ def _serve() -> None:
             else:
                 result = _grade_one(grader, request["student"], request["assignment"],
                                     Path(request["path"]), Path(request["released"]),
-                                    Result(**request["base"]))
+                                    Result(**request["base"]),
+                                    Path(request["releases"]) if request.get("releases") else None)
                 reply = {"result": asdict(result)}
         except Exception:  # noqa: BLE001  (one notebook's failure is its reply; the worker lives on)
             reply = {"error": traceback.format_exc()[-4000:]}
