@@ -85,6 +85,7 @@ from gdcourse.grader.record import (
     _use_wal,
 )
 from gdcourse.grader.workers import REGISTER_LIMIT, _check_workers, _Pool, _serve, default_workers  # noqa: F401
+from gdcourse.release import is_check_all
 
 if TYPE_CHECKING:
     from gdcourse.grader.workers import _InProcessNbgrader
@@ -135,6 +136,10 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
         result.notes.append(f"not a valid notebook file ({type(error).__name__}); scored 0")
         return result
     released_notebook = nbformat.read(released, as_version=4)
+    # The "check all" cell is the student's own tool: never run, never compared (edited or
+    # deleted, it is no one's business), so it leaves both notebooks before anything else.
+    notebook.cells = [cell for cell in notebook.cells if not is_check_all(cell)]
+    released_notebook.cells = [cell for cell in released_notebook.cells if not is_check_all(cell)]
     tampering = _tampering_notes(notebook, released_notebook)
     try:
         notebook, repairs, recovered = restore_structure(notebook, released_notebook)
