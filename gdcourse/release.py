@@ -65,15 +65,23 @@ def canonical(notebook: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def is_check_all(cell) -> bool:
-    """Whether ``cell`` (any notebook cell, possibly malformed) is the "check all" cell: tagged
-    :data:`CHECK_ALL_TAG`, or with that cell id."""
+def _tagged(cell) -> bool:
+    """Whether ``cell`` carries the check-all tag or cell id (any cell, possibly malformed)."""
     if not isinstance(cell, dict):
         return False
-    tags = cell.get("metadata", {}).get("tags") if isinstance(cell.get("metadata"), dict) \
-        else None
-    tagged = isinstance(tags, list) and CHECK_ALL_TAG in tags
-    return tagged or cell.get("id") == CHECK_ALL_TAG
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    return (isinstance(tags, list) and CHECK_ALL_TAG in tags) or cell.get("id") == CHECK_ALL_TAG
+
+
+def is_check_all(cell) -> bool:
+    """Whether ``cell`` (any notebook cell, possibly malformed) is the "check all" cell: tagged
+    :data:`CHECK_ALL_TAG` (or with that cell id) and not an nbgrader cell. A test or answer cell
+    a student tagged so stays what it is: graded, and restored if edited."""
+    if not _tagged(cell):
+        return False
+    metadata = cell.get("metadata")
+    return not (isinstance(metadata, dict) and metadata.get("nbgrader"))
 
 
 def _question_title(markdown: str) -> str | None:
@@ -127,15 +135,20 @@ def check_all_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def add_check_all(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """End ``notebook`` with its "check all" cell, in place: fill the placeholder cell tagged
     :data:`CHECK_ALL_TAG` (the first; any other such cell is dropped), else append it.
-    Returns the notebook."""
+    Returns the notebook. A placeholder that is an nbgrader cell is refused (ValueError):
+    nbgrader would record it in the gradebook as a cell to restore and run."""
     fresh = check_all_cell(notebook)
-    placeholders = [index for index, cell in enumerate(notebook.cells) if is_check_all(cell)]
+    placeholders = [index for index, cell in enumerate(notebook.cells) if _tagged(cell)]
+    for index in placeholders:
+        if notebook.cells[index].get("metadata", {}).get("nbgrader"):
+            raise ValueError(f"notebook: cell {index} is tagged {CHECK_ALL_TAG!r} but is an "
+                             f"nbgrader cell; the check-all placeholder must be a plain code "
+                             f"cell (it is never graded)")
     if not placeholders:
         notebook.cells.append(fresh)
         return notebook
     first = notebook.cells[placeholders[0]]
     first.source, first.outputs, first.execution_count = fresh.source, [], None
-    first.metadata.pop("nbgrader", None)  # never an nbgrader cell: not graded, not locked
     tags = first.metadata.setdefault("tags", [])
     if CHECK_ALL_TAG not in tags:
         tags.append(CHECK_ALL_TAG)

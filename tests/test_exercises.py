@@ -25,6 +25,7 @@ from gdcourse.release import (
     assignments,
     canonical,
     check_all_cell,
+    is_check_all,
     release,
 )
 
@@ -251,9 +252,9 @@ def test_check_all_cell_fills_a_placeholder_or_is_appended():
     appended = add_check_all(nbformat.from_dict(notebook))
     assert len(appended.cells) == len(notebook.cells) + 1
     assert appended.cells[-1].source == check_all_cell(notebook).source
-    # a placeholder (even one an author marked as an nbgrader cell) is filled where it stands
+    # a placeholder is filled where it stands
     placeholder = nbformat.v4.new_code_cell("# the check-all cell goes here", metadata={
-        "tags": ["hide-input", CHECK_ALL_TAG], "nbgrader": {"locked": True, "grade_id": "x"}})
+        "tags": ["hide-input", CHECK_ALL_TAG]})
     second = nbformat.v4.new_code_cell("pass", metadata={"tags": [CHECK_ALL_TAG]})
     with_placeholder = nbformat.from_dict(notebook)
     with_placeholder.cells[2:2] = [placeholder, second]
@@ -262,6 +263,22 @@ def test_check_all_cell_fills_a_placeholder_or_is_appended():
     assert filled.cells[2].source == check_all_cell(notebook).source
     assert filled.cells[2].metadata == {"tags": ["hide-input", CHECK_ALL_TAG]}
     assert "pass" not in [cell.source for cell in filled.cells]
+    # an nbgrader cell cannot be the placeholder: nbgrader would restore it and run it
+    locked = nbformat.from_dict(notebook)
+    locked.cells[2].metadata["tags"] = [CHECK_ALL_TAG]
+    with pytest.raises(ValueError, match="cell 2 is tagged 'check-all' but is an nbgrader cell"):
+        add_check_all(locked)
+
+
+def test_a_graded_cell_tagged_check_all_is_still_graded():
+    notebook = source_notebook("ch06_momentum")
+    for cell in notebook.cells:
+        cell.metadata["tags"] = [CHECK_ALL_TAG]
+    assert not any(is_check_all(cell) for cell in notebook.cells)
+    assert set(SourceChecks(notebook).tests) == {"q1-tests", "q2-tests"}
+    assert is_check_all(nbformat.v4.new_code_cell("x = 1", metadata={"tags": [CHECK_ALL_TAG]}))
+    assert not is_check_all(["not", "a", "cell"])
+    assert not is_check_all({"metadata": {"tags": "check-all"}})
 
 
 def test_check_all_cell_refuses_what_it_cannot_compose():
