@@ -507,6 +507,7 @@ def check_all(questions: Sequence[tuple[str, float, str]],
     elif not isinstance(namespace, dict):
         raise TypeError(f"namespace must be a dict (the notebook's globals()), got "
                         f"{type(namespace).__name__}")
+
     def show(line: str) -> None:  # line by line: slow tests show progress
         print(line, flush=True)  # noqa: T201  (the summary is the student's to read)
 
