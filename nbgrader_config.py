@@ -12,6 +12,7 @@ defaults (grading/, 30 s per cell, the notebook's own kernel).
 import os
 
 from gdcourse.grader.execute import autograde_preprocessors
+from gdcourse.release import generate_preprocessors
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -30,6 +31,10 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
 # The stub students see in place of each solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Releasing: nbgrader's own steps, then the "check all" cell that ends every student notebook
+# (it reruns the visible tests of each question; not graded, ignored by the grader).
+c.GenerateAssignment.preprocessors = generate_preprocessors()
 
 # Grading: a per-cell time limit (an infinite loop costs that question, not the run); test cells a
 # student deleted are put back from the gradebook (edited ones always are); a cell that kills or

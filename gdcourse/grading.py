@@ -4,6 +4,8 @@ Visible tests use :func:`check_close` and :func:`compare_trajectories` to tell a
 implementation goes wrong ("step 3: x = 5.2, expected 5.0"). Hidden tests compare the student's
 function with the reference implementation on fresh random inputs (:func:`fresh_rng`) through
 :func:`compare_steps`, which runs the student's code under :func:`no_reference_calls`.
+:func:`check_all`, called by the last cell of every released exercise, reruns the visible tests
+of every question and prints one line per question, for the student (never for the grade).
 
 The reference guard has two layers:
 
@@ -42,6 +44,7 @@ import numpy as np
 __all__ = [
     "REFERENCE_MODULES",
     "ReferenceCallError",
+    "check_all",
     "check_close",
     "compare_steps",
     "compare_trajectories",
@@ -452,3 +455,105 @@ def _local_steps(student_step: Callable, student_init: Callable, x0: Any, gradie
                                  f"{type(result).__name__}")
         x_student, state_student = result
         yield x_student, state_student
+
+
+# ------------------------------------------------------------------------------------------------
+# The "check all" cell at the end of every released exercise
+# ------------------------------------------------------------------------------------------------
+
+
+def _first_line(error: BaseException) -> str:
+    """``Kind: message`` of an exception, its first non-empty line, at most 300 characters,
+    with a hint for the two failures a student meets first."""
+    kind = type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if isinstance(error, NotImplementedError) and not lines:
+        return "not answered yet (NotImplementedError)"
+    text = f"{kind}: {lines[0]}" if lines else kind
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if isinstance(error, NameError):
+        text += " (run the cells above first)"
+    return text
+
+
+def _check_questions(questions: Any) -> list[tuple[str, float, str]]:
+    if isinstance(questions, (str, bytes)) or not isinstance(questions, Sequence):
+        raise TypeError(f"questions must be a list of (name, points, code) triples, got "
+                        f"{type(questions).__name__}")
+    checked = []
+    for number, question in enumerate(questions):
+        if isinstance(question, (str, bytes)) or not isinstance(question, Sequence) \
+                or len(question) != 3:
+            raise TypeError(f"questions[{number}] must be a (name, points, code) triple, got "
+                            f"{question!r:.80}")
+        name, points, code = question
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"questions[{number}]: the name must be a non-empty string, got "
+                            f"{name!r:.80}")
+        if isinstance(points, bool) or not isinstance(points, (int, float, np.integer,
+                                                               np.floating)):
+            raise TypeError(f"questions[{number}]: points must be a number, got "
+                            f"{type(points).__name__}")
+        if not np.isfinite(points) or points < 0:
+            raise ValueError(f"questions[{number}]: points must be finite and >= 0, got "
+                             f"{points!r}")
+        if not isinstance(code, str):
+            raise TypeError(f"questions[{number}]: the code must be a string, got "
+                            f"{type(code).__name__}")
+        checked.append((name.strip(), float(points), code))
+    return checked
+
+
+def check_all(questions: Sequence[tuple[str, float, str]],
+              namespace: dict[str, Any] | None = None) -> None:
+    """Run the visible tests of every question and print one line per question, then the
+    total: the "check all" cell that ends every released exercise calls this.
+
+    Parameters
+    ----------
+    questions
+        ``(name, points, code)`` for each question, in order: ``code`` is the visible part of
+        the question's test cell (the same code as the test cell the student sees).
+    namespace
+        Where the tests run: the notebook's namespace, where the student's functions are. By
+        default the global namespace of the caller (in a notebook, the notebook's).
+
+    Each question's tests run on their own: an error in one (a failed check, a question not
+    answered yet, a function not defined because its cell was not run) is reported on that
+    question's line, with its message, and the next question still runs. The printed total
+    counts the points of the questions whose visible tests pass. It is a self-check, not the
+    grade: the grader never runs this (it runs its own copy of the visible tests and hidden
+    tests in its own process, :mod:`gdcourse.grader.check`).
+
+    >>> check_all([("Question 1", 2, "assert 1 + 1 == 2"),
+    ...            ("Question 2", 3, "assert 1 + 1 == 3, 'arithmetic is broken'")], {})
+    Question 1 (2 points): passed
+    Question 2 (3 points): failed: AssertionError: arithmetic is broken
+    Visible tests passed: 2 of 5 points (the grade also counts hidden tests).
+    """
+    checked = _check_questions(questions)
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals  # the notebook's namespace, in a notebook
+    elif not isinstance(namespace, dict):
+        raise TypeError(f"namespace must be a dict (the notebook's globals()), got "
+                        f"{type(namespace).__name__}")
+
+    def show(line: str) -> None:  # line by line: slow tests show progress
+        print(line, flush=True)  # noqa: T201  (the summary is the student's to read)
+
+    passed = total = 0.0
+    for name, points, code in checked:
+        total += points
+        label = f"{name} ({points:g} point{'' if points == 1 else 's'})"
+        try:
+            exec(compile(code, f"<visible tests of {name}>", "exec"), namespace)
+        # A check fails by raising, whatever it raises (as a test cell does); SystemExit too
+        # (a student's sys.exit() must not stop the summary). KeyboardInterrupt goes through.
+        except (Exception, SystemExit) as error:  # noqa: BLE001  (the failure is the result)
+            show(f"{label}: failed: {_first_line(error)}")
+            continue
+        passed += points
+        show(f"{label}: passed")
+    show(f"Visible tests passed: {passed:g} of {total:g} points (the grade also counts hidden "
+         f"tests).")

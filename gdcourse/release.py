@@ -9,12 +9,20 @@ check that ``exercises/`` is in sync with ``solutions/``. Each release's locked 
 fingerprinted in ``exercises/releases.json`` (a release is added only when they changed), so the
 grader judges a submission against the release the student received
 (:mod:`gdcourse.grader.release_record`).
+
+nbgrader runs one more preprocessor of ours at the end (:func:`generate_preprocessors`, set in
+``nbgrader_config.py``): :class:`CheckAllCell` ends every released notebook with the "check all"
+cell (:func:`check_all_cell`), which reruns the visible tests of every question and prints one
+line per question (:func:`gdcourse.grading.check_all`). The grader ignores that cell
+(:func:`is_check_all`).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,14 +31,27 @@ from pathlib import Path
 
 import nbformat
 
+from gdcourse.grader.check import visible_part
 from gdcourse.grader.release_record import RELEASES_FILE, record_release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 
-__all__ = ["assignments", "canonical", "release"]
+__all__ = ["CHECK_ALL_TAG", "add_check_all", "assignments", "canonical", "check_all_cell",
+           "generate_preprocessors", "is_check_all", "release"]
 
+#: The tag (and cell id) of the "check all" cell; a source notebook may hold a placeholder cell
+#: with this tag, which the release fills, else the cell is appended.
+CHECK_ALL_TAG = "check-all"
+
+_CHECK_ALL_HEADER = """\
+# Check all: run this cell last, before you hand in. It runs the visible tests of every
+# question again (the same code as the test cells above) and prints one line per question.
+# It is not graded: the grader ignores this cell and grades with hidden tests as well.
+from gdcourse.grading import check_all
+
+"""
 
 
 def assignments(source: Path = SOLUTIONS) -> list[str]:
@@ -46,6 +67,121 @@ def canonical(notebook: nbformat.NotebookNode) -> str:
             cell.execution_count = None
     text = nbformat.writes(notebook)
     return text if text.endswith("\n") else text + "\n"
+
+
+def _tagged(cell) -> bool:
+    """Whether ``cell`` carries the check-all tag or cell id (any cell, possibly malformed)."""
+    if not isinstance(cell, dict):
+        return False
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    return (isinstance(tags, list) and CHECK_ALL_TAG in tags) or cell.get("id") == CHECK_ALL_TAG
+
+
+def is_check_all(cell) -> bool:
+    """Whether ``cell`` (any notebook cell, possibly malformed) is the "check all" cell: tagged
+    :data:`CHECK_ALL_TAG` (or with that cell id) and not an nbgrader cell. A test or answer cell
+    a student tagged so stays what it is: graded, and restored if edited."""
+    if not _tagged(cell):
+        return False
+    metadata = cell.get("metadata")
+    return not (isinstance(metadata, dict) and metadata.get("nbgrader"))
+
+
+def _question_title(markdown: str) -> str | None:
+    """``Question 1: the gradient`` from a heading ``## Question 1 (3 points): the gradient``."""
+    for line in markdown.splitlines():
+        match = re.match(r"#+\s+(.+)", line.strip())
+        if match:
+            return re.sub(r"\s*\(\d+(?:\.\d+)?\s+points?\)", "", match.group(1)).strip()
+    return None
+
+
+def _code_literal(code: str) -> str:
+    """``code`` as a readable Python string literal: a raw triple-quoted block when that
+    round-trips, else ``repr``."""
+    block = "\n" + code.strip("\n") + "\n"
+    literal = f"r'''{block}'''"
+    try:
+        if "'''" not in block and ast.literal_eval(literal) == block:
+            return literal
+    except (SyntaxError, ValueError):
+        pass
+    return repr(block)
+
+
+def check_all_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The "check all" code cell for ``notebook`` (a source or released nbgrader notebook): a
+    call of :func:`gdcourse.grading.check_all` with, for every test cell, the question's title
+    (the heading of the markdown cell before it, else its grade id), its points and the
+    *visible* part of its code (:func:`gdcourse.grader.check.visible_part`: hidden tests are
+    never in it)."""
+    if not isinstance(notebook, nbformat.NotebookNode):
+        raise TypeError(f"notebook must be an nbformat notebook, got {type(notebook).__name__}")
+    entries, title = [], None
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "markdown":
+            title = _question_title(cell.source) or title
+        elif cell.cell_type == "code" and meta.get("grade") and not is_check_all(cell):
+            name = title or meta.get("grade_id") or f"test cell {len(entries) + 1}"
+            points = meta.get("points", 0)
+            entries.append(f"    ({name!r}, {points!r}, {_code_literal(visible_part(cell.source))}),")
+            title = None  # one title, one question
+    if not entries:
+        raise ValueError("notebook has no nbgrader test cell: nothing to check")
+    source = _CHECK_ALL_HEADER + "check_all([\n" + "\n".join(entries) + "\n])"
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [CHECK_ALL_TAG]})
+    cell.id = CHECK_ALL_TAG
+    return cell
+
+
+def add_check_all(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """End ``notebook`` with its "check all" cell, in place: fill the placeholder cell tagged
+    :data:`CHECK_ALL_TAG` (the first; any other such cell is dropped), else append it.
+    Returns the notebook. A placeholder that is an nbgrader cell is refused (ValueError):
+    nbgrader would record it in the gradebook as a cell to restore and run."""
+    fresh = check_all_cell(notebook)
+    placeholders = [index for index, cell in enumerate(notebook.cells) if _tagged(cell)]
+    for index in placeholders:
+        if notebook.cells[index].get("metadata", {}).get("nbgrader"):
+            raise ValueError(f"notebook: cell {index} is tagged {CHECK_ALL_TAG!r} but is an "
+                             f"nbgrader cell; the check-all placeholder must be a plain code "
+                             f"cell (it is never graded)")
+    if not placeholders:
+        notebook.cells.append(fresh)
+        return notebook
+    first = notebook.cells[placeholders[0]]
+    first.source, first.outputs, first.execution_count = fresh.source, [], None
+    tags = first.metadata.setdefault("tags", [])
+    if CHECK_ALL_TAG not in tags:
+        tags.append(CHECK_ALL_TAG)
+    notebook.cells = [cell for index, cell in enumerate(notebook.cells)
+                      if index == placeholders[0] or index not in placeholders]
+    return notebook
+
+
+_PREPROCESSOR = None
+
+
+def generate_preprocessors() -> list:
+    """nbgrader's ``GenerateAssignment`` preprocessors followed by :class:`CheckAllCell`, which
+    adds the "check all" cell to the released notebook (``nbgrader_config.py`` sets this)."""
+    global _PREPROCESSOR
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    if _PREPROCESSOR is None:
+        class CheckAllCell(NbGraderPreprocessor):
+            """Ends the released notebook with its "check all" cell (:func:`add_check_all`)."""
+
+            def preprocess(self, nb, resources):
+                return add_check_all(nb), resources
+
+        CheckAllCell.__module__ = __name__
+        _PREPROCESSOR = CheckAllCell
+    default = GenerateAssignment.class_traits()["preprocessors"].default()
+    return [*default, _PREPROCESSOR]
 
 
 def _nbgrader() -> str:

@@ -8,6 +8,7 @@ built book. ``tests/test_grade_pipeline.py`` grades a simulated class end to end
 
 from __future__ import annotations
 
+import ast
 import html as html_module
 import re
 
@@ -17,7 +18,16 @@ from conftest import ROOT
 from exercise_students import ANSWERS, PASSES_VISIBLE, secret_lines
 
 from gdcourse.edition import install_cell, settings
-from gdcourse.release import assignments, canonical, release
+from gdcourse.grader.check import SourceChecks, visible_part
+from gdcourse.release import (
+    CHECK_ALL_TAG,
+    add_check_all,
+    assignments,
+    canonical,
+    check_all_cell,
+    is_check_all,
+    release,
+)
 
 pytestmark = [
     # jupyter_client/nbclient/zmq emit these while the Validator drives a kernel in this process
@@ -200,6 +210,167 @@ def test_no_solution_or_hidden_test_reaches_the_students(name):
     blocks = sum(c.source.count("### BEGIN SOLUTION") for c in source_notebook(name).cells)
     assert sum(source.count("raise NotImplementedError()") for source in code) == blocks
     assert INSTALL_GUARD in code[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# The check-all cell that ends every student notebook
+# ------------------------------------------------------------------------------------------------
+
+
+def check_all_questions(cell) -> list[tuple]:
+    """The ``(name, points, code)`` triples a check-all cell passes to ``check_all``."""
+    tree = ast.parse(cell.source)
+    (call,) = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and getattr(node.func, "id", None) == "check_all"]
+    return ast.literal_eval(call.args[0])
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_exercise_ends_with_its_check_all_cell(name):
+    released = nbformat.read(EXERCISES / name / f"{name}.ipynb", as_version=4)
+    cell = released.cells[-1]
+    assert cell.cell_type == "code"
+    assert cell.id == CHECK_ALL_TAG
+    assert cell.metadata.get("tags") == [CHECK_ALL_TAG]
+    assert "nbgrader" not in cell.metadata  # not graded, not locked, not in the gradebook
+    assert sum(CHECK_ALL_TAG in c.metadata.get("tags", []) for c in released.cells) == 1
+    assert "from gdcourse.grading import check_all" in cell.source
+    tests = [c for c in source_notebook(name).cells if c.metadata.get("nbgrader", {}).get("grade")]
+    questions = check_all_questions(cell)
+    assert len(questions) == len(tests)
+    for number, ((title, points, code), test) in enumerate(zip(questions, tests, strict=True),
+                                                           start=1):
+        assert title.startswith(f"Question {number}: "), title
+        assert not re.search(r"\(\d+ points?\)", title)  # the points are printed once
+        assert points == test.metadata.nbgrader.points
+        assert code.strip() == visible_part(test.source).strip()
+        assert "HIDDEN" not in code
+
+
+def test_check_all_cell_fills_a_placeholder_or_is_appended():
+    notebook = source_notebook(ASSIGNMENTS[0])
+    appended = add_check_all(nbformat.from_dict(notebook))
+    assert len(appended.cells) == len(notebook.cells) + 1
+    assert appended.cells[-1].source == check_all_cell(notebook).source
+    # a placeholder is filled where it stands
+    placeholder = nbformat.v4.new_code_cell("# the check-all cell goes here", metadata={
+        "tags": ["hide-input", CHECK_ALL_TAG]})
+    second = nbformat.v4.new_code_cell("pass", metadata={"tags": [CHECK_ALL_TAG]})
+    with_placeholder = nbformat.from_dict(notebook)
+    with_placeholder.cells[2:2] = [placeholder, second]
+    filled = add_check_all(with_placeholder)
+    assert len(filled.cells) == len(notebook.cells) + 1  # the second one is dropped
+    assert filled.cells[2].source == check_all_cell(notebook).source
+    assert filled.cells[2].metadata == {"tags": ["hide-input", CHECK_ALL_TAG]}
+    assert "pass" not in [cell.source for cell in filled.cells]
+    # an nbgrader cell cannot be the placeholder: nbgrader would restore it and run it
+    locked = nbformat.from_dict(notebook)
+    locked.cells[2].metadata["tags"] = [CHECK_ALL_TAG]
+    with pytest.raises(ValueError, match="cell 2 is tagged 'check-all' but is an nbgrader cell"):
+        add_check_all(locked)
+
+
+def test_a_graded_cell_tagged_check_all_is_still_graded():
+    notebook = source_notebook("ch06_momentum")
+    for cell in notebook.cells:
+        cell.metadata["tags"] = [CHECK_ALL_TAG]
+    assert not any(is_check_all(cell) for cell in notebook.cells)
+    assert set(SourceChecks(notebook).tests) == {"q1-tests", "q2-tests"}
+    assert is_check_all(nbformat.v4.new_code_cell("x = 1", metadata={"tags": [CHECK_ALL_TAG]}))
+    assert not is_check_all(["not", "a", "cell"])
+    assert not is_check_all({"metadata": {"tags": "check-all"}})
+
+
+def test_check_all_cell_refuses_what_it_cannot_compose():
+    with pytest.raises(TypeError, match="notebook must be an nbformat notebook"):
+        check_all_cell({"cells": []})
+    with pytest.raises(ValueError, match="notebook has no nbgrader test cell"):
+        check_all_cell(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
+
+
+def test_check_all_code_survives_backslashes_and_triple_quotes():
+    code = "assert '\\n' != \"'''\"\nassert r'\\d' == '\\\\d'\n"
+    cell = nbformat.v4.new_code_cell(code, metadata={"nbgrader": {
+        "grade": True, "grade_id": "q1-tests", "points": 2}})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "## Question 1 (2 points): quoting"), cell])
+    ((title, points, shown),) = check_all_questions(check_all_cell(notebook))
+    assert (title, points, shown.strip("\n")) == ("Question 1: quoting", 2, code.strip("\n"))
+    plain = nbformat.v4.new_code_cell("assert '\\t' == chr(9)", metadata=cell.metadata)
+    notebook.cells[1] = plain
+    assert "r'''" in check_all_cell(notebook).source  # readable when it can be
+    assert check_all_questions(check_all_cell(notebook))[0][2].strip() == plain.source
+
+
+def test_the_graders_checks_never_take_the_check_all_cell_as_setup():
+    notebook = source_notebook("ch06_momentum")
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "raise SystemExit('run by the grader')", metadata={"tags": [CHECK_ALL_TAG]}))
+    checks = SourceChecks(add_check_all(notebook))
+    assert len(checks.setup) == len(SourceChecks(source_notebook("ch06_momentum")).setup)
+    assert set(checks.tests) == {"q1-tests", "q2-tests"}
+
+
+def solution_answers(name: str) -> dict[str, str]:
+    """The source notebook's answer cells, solution markers removed (a student who got it)."""
+    return {cell.id: re.sub(r" *### (BEGIN|END) SOLUTION\n?", "", cell.source)
+            for cell in source_notebook(name).cells
+            if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
+def run_student_notebook(name: str, answers: dict[str, str], folder) -> list[str]:
+    """Run the released notebook of ``name`` with ``answers`` in its answer cells, copied to
+    ``folder`` (any folder: nothing depends on where it is), in a fresh kernel; return what the
+    check-all cell printed, line by line."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(EXERCISES / name / f"{name}.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.id in answers:
+            cell.source = answers[cell.id]
+    (folder / f"{name}.ipynb").write_text(nbformat.writes(notebook))
+    NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    last = notebook.cells[-1]
+    assert last.id == CHECK_ALL_TAG
+    assert not [o for o in last.outputs if o.output_type == "error"], last.outputs
+    return "".join(o.get("text", "") for o in last.outputs
+                   if o.output_type == "stream" and o.name == "stdout").splitlines()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_check_all_passes_the_solution_in_a_kernel(name, tmp_path):
+    lines = run_student_notebook(name, solution_answers(name), tmp_path)
+    tests = [c for c in source_notebook(name).cells if c.metadata.get("nbgrader", {}).get("grade")]
+    total = sum(cell.metadata.nbgrader.points for cell in tests)
+    assert len(lines) == len(tests) + 1, lines
+    assert all(line.endswith(": passed") for line in lines[:-1]), lines
+    assert lines[-1] == (f"Visible tests passed: {total:g} of {total:g} points (the grade also "
+                         f"counts hidden tests).")
+
+
+@pytest.mark.slow
+def test_check_all_reports_wrong_and_missing_answers_in_a_kernel(tmp_path):
+    name = "ch02_gradient_descent"
+    # question 1 hard-coded (passes the visible tests: only hidden ones catch it), question 2
+    # with the wrong sign
+    wrong = {"q1-answer": ANSWERS[name]["q1-answer"]["hard-coded"],
+             "q2-answer": ANSWERS[name]["q2-answer"]["wrong sign"]}
+    assert run_student_notebook(name, wrong, tmp_path) == [
+        "Question 1: the gradient and a finite-difference check (3 points): passed",
+        "Question 2: the gradient-descent loop (4 points): failed: AssertionError: step 1: "
+        "x = 15, expected 13",
+        "Visible tests passed: 3 of 7 points (the grade also counts hidden tests).",
+    ]
+    # nothing answered: the stubs as released
+    assert run_student_notebook(name, {}, tmp_path) == [
+        "Question 1: the gradient and a finite-difference check (3 points): failed: not "
+        "answered yet (NotImplementedError)",
+        "Question 2: the gradient-descent loop (4 points): failed: not answered yet "
+        "(NotImplementedError)",
+        "Visible tests passed: 0 of 7 points (the grade also counts hidden tests).",
+    ]
 
 
 def test_canonical_form_is_stable():

@@ -418,6 +418,61 @@ def test_make_grade_command_line(tmp_path):
     assert (tmp_path / "grading" / "feedback" / "zoe" / "ch06_momentum.html").exists()
 
 
+def check_all_cell_edited(source: str):
+    def edit(notebook):
+        (cell,) = [c for c in notebook.cells if "check-all" in c.metadata.get("tags", [])]
+        cell.source = source
+    return edit
+
+
+def check_all_cell_deleted(notebook):
+    notebook.cells = [c for c in notebook.cells if "check-all" not in c.metadata.get("tags", [])]
+
+
+def tag_a_test_cell_check_all(notebook):  # a test cell emptied and tagged: still restored
+    (cell,) = [c for c in notebook.cells if c.id == "q1-tests"]
+    cell.source = "pass"
+    cell.metadata["tags"] = ["check-all"]
+
+
+def check_all_cell_moved_up(notebook):  # the answer to question 1, after its stub: never run
+    (cell,) = [c for c in notebook.cells if "check-all" in c.metadata.get("tags", [])]
+    notebook.cells.remove(cell)
+    cell.source = solution_code(M)["q1-answer"]
+    notebook.cells.insert([c.id for c in notebook.cells].index("q1-answer") + 1, cell)
+
+
+@pytest.mark.slow
+def test_the_check_all_cell_is_never_graded_run_or_called_tampering(tmp_path):
+    """The check-all cell is the student's: kept, edited, deleted or moved, it is not run (a
+    cell that kills the kernel would be noted, one that answers question 1 would score), not
+    compared with the release (no tampering note) and not shown in the feedback."""
+    folder = tmp_path / "in"
+    work = {
+        "kept": (correct(M), None, 8.0),
+        "edited": (correct(M), check_all_cell_edited("import os\nos._exit(3)\n"), 8.0),
+        "deleted": (correct(M), check_all_cell_deleted, 8.0),
+        "moved": (None, check_all_cell_moved_up, 0.0),
+        "tagged": ({"q1-answer": correct(M)["q1-answer"]}, tag_a_test_cell_check_all, 4.0),
+    }
+    for student, (answers, edit, _) in work.items():
+        (folder / student).mkdir(parents=True)
+        (folder / student / f"{M}.ipynb").write_text(submission(M, answers, edit=edit))
+    results = {r.student: r for r in grade(folder, [M], tmp_path / "grading", timeout=TIMEOUT,
+                                           echo=lambda _: None)}
+    for student, (_, _, score) in work.items():
+        result = results[student]
+        assert (result.status, result.score) == ("graded", score), (student, result.notes)
+    for student in ("kept", "edited", "deleted"):
+        assert results[student].notes == [], (student, results[student].notes)
+    assert all("edited" not in note and "deleted" not in note for note in results["moved"].notes)
+    assert "q1-tests: cell edited by the student; restored from the gradebook" in \
+        results["tagged"].notes
+    for student in work:
+        page = (tmp_path / "grading" / "feedback" / student / f"{M}.html").read_text()
+        assert "check_all" not in page and "os._exit" not in page
+
+
 # ------------------------------------------------------------------------------------------------
 # The pieces, without kernels
 # ------------------------------------------------------------------------------------------------

@@ -371,3 +371,92 @@ def test_fresh_rng_differs_per_run_unless_a_seed_is_set(monkeypatch):
     assert fresh_rng().integers(2**62) != fresh_rng().integers(2**62)
     monkeypatch.setenv(grading.SEED_VARIABLE, "1234")
     assert fresh_rng().integers(2**62) == np.random.default_rng(1234).integers(2**62)
+
+
+# ------------------------------------------------------------------------------------------------
+# check_all: the summary cell at the end of every exercise
+# ------------------------------------------------------------------------------------------------
+
+
+def summary_lines(capsys) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+def test_check_all_prints_one_line_per_question_and_the_total(capsys):
+    namespace = {"np": np, "grading": grading, "double": lambda x: 2 * x}
+    grading.check_all([
+        ("Question 1: doubling", 3, "grading.check_close('double(2)', double(2.0), 4.0)"),
+        ("Question 2: doubling arrays", 2.5,
+         "grading.check_close('double([1, 2])', double(np.array([1.0, 2.0])), [2.0, 5.0])"),
+        ("Question 3: one point", 1, "assert double(0) == 0"),
+    ], namespace)
+    assert summary_lines(capsys) == [
+        "Question 1: doubling (3 points): passed",
+        "Question 2: doubling arrays (2.5 points): failed: AssertionError: double([1, 2]) = "
+        "[2. 4.], expected [2. 5.]",
+        "Question 3: one point (1 point): passed",
+        "Visible tests passed: 4 of 6.5 points (the grade also counts hidden tests).",
+    ]
+
+
+def test_check_all_runs_every_question_whatever_the_one_before_raised(capsys):
+    def stub(x):
+        raise NotImplementedError()
+
+    namespace = {"stub": stub}
+    grading.check_all([
+        ("Q1", 2, "stub(1)"),  # not answered yet
+        ("Q2", 2, "undefined_function(1)"),  # its cell was not run
+        ("Q3", 2, "import sys\nsys.exit(3)"),  # a student's exit stops that question only
+        ("Q4", 2, "def broken(:\n    pass"),  # an edited cell that does not parse
+        ("Q5", 2, "raise ValueError('first line\\nsecond line')"),
+        ("Q6", 1, "result = 42"),
+    ], namespace)
+    lines = summary_lines(capsys)
+    assert lines[0] == "Q1 (2 points): failed: not answered yet (NotImplementedError)"
+    assert lines[1] == ("Q2 (2 points): failed: NameError: name 'undefined_function' is not "
+                        "defined (run the cells above first)")
+    assert lines[2] == "Q3 (2 points): failed: SystemExit: 3"
+    assert lines[3].startswith("Q4 (2 points): failed: SyntaxError: ")
+    assert lines[4] == "Q5 (2 points): failed: ValueError: first line"
+    assert lines[5] == "Q6 (1 point): passed"
+    assert lines[6] == "Visible tests passed: 1 of 11 points (the grade also counts hidden tests)."
+    assert namespace["result"] == 42  # the tests ran in the namespace given
+
+
+def test_check_all_runs_in_the_callers_namespace_by_default(capsys):
+    global _check_all_probe
+    _check_all_probe = 1
+    grading.check_all([("Q", 1, "assert _check_all_probe == 1\n_check_all_probe = 2")])
+    assert summary_lines(capsys)[0] == "Q (1 point): passed"
+    assert _check_all_probe == 2
+
+
+def test_check_all_lets_keyboard_interrupt_through(capsys):
+    with pytest.raises(KeyboardInterrupt):
+        grading.check_all([("Q", 1, "raise KeyboardInterrupt")], {})
+
+
+def test_check_all_keeps_long_messages_to_one_short_line(capsys):
+    grading.check_all([("Q", 1, "raise AssertionError('x' * 1000)")], {})
+    line = summary_lines(capsys)[0]
+    assert line.startswith("Q (1 point): failed: AssertionError: xxx")
+    assert line.endswith("...")
+    assert len(line) < 340
+
+
+@pytest.mark.parametrize(("questions", "namespace", "error", "message"), [
+    ("assert True", {}, TypeError, "questions must be a list"),
+    ([("Q", 1)], {}, TypeError, r"questions\[0\] must be a \(name, points, code\) triple"),
+    ([("", 1, "pass")], {}, TypeError, r"questions\[0\]: the name"),
+    ([("Q", "3", "pass")], {}, TypeError, r"questions\[0\]: points must be a number"),
+    ([("Q", True, "pass")], {}, TypeError, r"questions\[0\]: points must be a number"),
+    ([("Q", 1, "pass"), ("R", -1, "pass")], {}, ValueError, r"questions\[1\]: points must be"),
+    ([("Q", float("nan"), "pass")], {}, ValueError, r"questions\[0\]: points must be finite"),
+    ([("Q", 1, print)], {}, TypeError, r"questions\[0\]: the code must be a string"),
+    ([("Q", 1, "pass")], [], TypeError, "namespace must be a dict"),
+])
+def test_check_all_rejects_bad_arguments_by_name(questions, namespace, error, message, capsys):
+    with pytest.raises(error, match=message):
+        grading.check_all(questions, namespace)
+    assert capsys.readouterr().out == ""  # nothing ran

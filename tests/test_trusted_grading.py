@@ -195,7 +195,8 @@ def _strip(notebook):  # a tool that drops cell metadata
 
 def _schema(notebook):
     for cell in notebook.cells:
-        cell.metadata["nbgrader"]["schema_version"] = 99
+        if "nbgrader" in cell.metadata:  # not the check-all cell, which is no nbgrader cell
+            cell.metadata["nbgrader"]["schema_version"] = 99
 
 
 def _rename(notebook):

@@ -371,6 +371,12 @@ def _defined_names(source: str) -> list[str]:
     return names
 
 
+def _is_check_all(cell) -> bool:
+    from gdcourse.release import is_check_all
+
+    return is_check_all(cell)
+
+
 class SourceChecks:
     """The checks of one assignment, read from its source notebook in ``solutions/``: the
     test cells by grade id, the locked setup cells, and the names the student defines."""
@@ -381,7 +387,7 @@ class SourceChecks:
         self.student_names: list[str] = []
         for cell in source_notebook.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if cell.cell_type != "code":
+            if cell.cell_type != "code" or _is_check_all(cell):  # the students' self-check
                 continue
             if meta.get("solution"):
                 self.student_names += _defined_names(cell.source)

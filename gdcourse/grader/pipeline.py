@@ -120,6 +120,7 @@ from gdcourse.grader.release_record import (
 from gdcourse.grader.replay import grading_seed
 from gdcourse.grader.salvage import failure_line, keep_log, match_by_text, readable_cells
 from gdcourse.grader.workers import REGISTER_LIMIT, _check_workers, _Pool, _serve, default_workers  # noqa: F401
+from gdcourse.release import is_check_all
 
 if TYPE_CHECKING:
     from gdcourse.grader.workers import _InProcessNbgrader
@@ -173,6 +174,10 @@ def _grade_one(nbgrader: _InProcessNbgrader, student: str, assignment: str, path
         return result
     result.notes += repaired
     released_notebook = nbformat.read(released, as_version=4)
+    # The "check all" cell is the student's own tool: never run, never compared (edited or
+    # deleted, it is no one's business), so it leaves both notebooks before anything else.
+    notebook.cells = [cell for cell in notebook.cells if not is_check_all(cell)]
+    released_notebook.cells = [cell for cell in released_notebook.cells if not is_check_all(cell)]
     result.notes += match_by_text(notebook, released_notebook)
     earlier = recorded_releases(assignment, releases) if releases is not None else []
     result.release, tampering = match_release(notebook, released_notebook, earlier)
