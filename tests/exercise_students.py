@@ -785,6 +785,26 @@ def saddle_escape_steps(H, lr, delta0, radius=1.0):
     return 0 if component >= radius else int(np.ceil(np.log(radius / component) / np.log(1.0 + 2 * lr)))
 """,
 }
+# float32 arithmetic: off by about 1e-7, caught by the visible tests with the relative error shown
+ANSWERS["ch02_gradient_descent"]["q2-answer"]["float32 arithmetic"] = """
+def gradient_descent(grad, x0, lr, steps):
+    x = np.float32(x0)
+    iterates = [x]
+    for _ in range(steps):
+        x = np.float32(x - lr * grad(x))
+        iterates.append(x)
+    return iterates
+"""
+ANSWERS["ch04_minibatch"]["q2-answer"]["float32 weights"] = """
+def minibatch_sgd(grad, w0, n_samples, lr, batch_size, epochs, rng):
+    w = np.asarray(w0, dtype=np.float32)
+    iterates = [w]
+    for _ in range(epochs):
+        for batch in minibatch_indices(n_samples, batch_size, rng):
+            w = (w - lr * grad(w, batch)).astype(np.float32)
+            iterates.append(w)
+    return iterates
+"""
 PASSES_VISIBLE |= {
     ("ch01_gradients", "q4-answer", "hard-coded"),
     ("ch02_gradient_descent", "q3-answer", "hard-coded"),

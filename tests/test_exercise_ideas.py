@@ -13,6 +13,8 @@ checks that the hidden tests reject each of them.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from exercise_students import ANSWERS
 from test_exercises import run_in_process, source_notebook
@@ -44,6 +46,31 @@ def test_the_fallback_to_the_students_batches_still_rejects_a_wrong_loop():
         "q2-answer": ANSWERS[name]["q2-answer"]["same order every epoch"]})
     assert outcomes["q2-tests"] is not None
     assert "expected" in outcomes["q2-tests"], outcomes["q2-tests"]
+
+
+FLOAT32 = [("ch02_gradient_descent", "q2", "float32 arithmetic"),
+           ("ch04_minibatch", "q2", "float32 weights")]
+
+
+@pytest.mark.parametrize(("name", "question", "kind"), FLOAT32)
+def test_visible_tests_show_a_float32_near_miss_with_its_digits(name, question, kind):
+    """float32 arithmetic is off by about 1e-7: the visible test fails, and its message shows
+    the digits where the values differ and the relative error (not "12.1, expected 12.1")."""
+    notebook = source_notebook(name)
+    test_id = f"{question}-tests"
+    visible = notebook_cell(notebook, test_id).split("### BEGIN HIDDEN TESTS")[0]
+    outcome = run_in_process(notebook, {f"{question}-answer": ANSWERS[name][f"{question}-answer"][kind],
+                                        test_id: visible})[test_id]
+    assert outcome is not None, f"the visible tests accepted {kind}"
+    match = re.search(r"= (.+), expected (.+) \(relative error ([0-9.e+-]+)\)$", outcome)
+    assert match, outcome
+    shown, expected, relative = match.groups()
+    assert shown != expected
+    assert 1e-9 < float(relative) < 1e-6, outcome
+
+
+def notebook_cell(notebook, cell_id: str) -> str:
+    return next(cell.source for cell in notebook.cells if cell.id == cell_id)
 
 
 # ------------------------------------------------------------------------------------------------
