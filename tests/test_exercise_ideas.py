@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from exercise_students import ANSWERS
 from test_exercises import run_in_process, source_notebook
 from test_grade_pipeline import correct, submission
 
+from gdcourse import grading
 from gdcourse.grade import grade
 
 # assignment, the earlier question's wrong answer, the later question that builds on it
@@ -122,3 +124,20 @@ def test_exact_grade(graded, student, assignment, score, lost):
     assert (result.score, result.max_score) == (score, MAXIMUM[assignment]), result.notes
     for cell, (points, maximum) in result.questions.items():
         assert points == lost.get(cell, maximum), (cell, points, result.notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# The message of a near miss
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("actual", "expected", "message"), [
+    (5.2, 5.0, "step 3: x = 5.2, expected 5"),  # an ordinary mistake: six digits, as before
+    (13.620002, 13.62, "step 3: x = 13.620002, expected 13.62 (relative error 1.5e-07)"),
+    ([np.inf, 2.0000031], [np.inf, 2.0], "step 3: x = [     inf 2.000003], expected [inf  2.] (relative error 1.5e-06)"),
+    ([np.nan, 1.0], [np.nan, 1.0], "step 3: x = [nan  1.], expected [nan  1.]"),
+])
+def test_check_close_shows_the_digits_where_a_near_miss_differs(actual, expected, message):
+    with pytest.raises(AssertionError) as failure:
+        grading.check_close("x", actual, expected, where="step 3")
+    assert str(failure.value) == message
