@@ -311,11 +311,32 @@ def fresh_rng() -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, digits: int = 6) -> str:
     array = np.asarray(value, dtype=float)
     if array.ndim == 0:
-        return f"{float(array):.6g}"
-    return np.array2string(array, precision=6, threshold=8)
+        return f"{float(array):.{digits}g}"
+    return np.array2string(array, precision=digits, threshold=8)
+
+
+def _mismatch(actual: np.ndarray, expected: np.ndarray) -> str:
+    """``actual = ..., expected ...`` with enough significant digits to see the difference.
+
+    Six digits show an ordinary mistake. A near miss (float32 arithmetic, ε inside the square
+    root) can look identical at six digits, so it gets as many as it takes (up to 17), and a
+    relative error below 1e-3 is stated: ``x = 13.620002, expected 13.62 (relative error
+    1.5e-07)``.
+    """
+    for digits in range(6, 18):
+        shown_actual, shown_expected = _describe(actual, digits), _describe(expected, digits)
+        if shown_actual != shown_expected:
+            break
+    text = f"{shown_actual}, expected {shown_expected}"
+    with np.errstate(all="ignore"):  # inf or nan in the same places: left out below
+        relative = np.abs(actual - expected) / np.maximum(np.abs(expected), np.finfo(float).tiny)
+    relative = relative[np.isfinite(relative)]
+    if relative.size and 0 < relative.max() < 1e-3:
+        text += f" (relative error {float(relative.max()):.2g})"
+    return text
 
 
 def check_close(name: str, actual: Any, expected: Any, *, where: str = "", rtol: float = 1e-7,
@@ -340,8 +361,7 @@ def check_close(name: str, actual: Any, expected: Any, *, where: str = "", rtol:
         raise AssertionError(f"{prefix}{name} has shape {actual_array.shape}, expected "
                              f"{expected_array.shape}")
     if not np.allclose(actual_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
-        raise AssertionError(f"{prefix}{name} = {_describe(actual)}, expected "
-                             f"{_describe(expected)}")
+        raise AssertionError(f"{prefix}{name} = {_mismatch(actual_array, expected_array)}")
 
 
 def compare_trajectories(actual: Iterable, expected: Iterable, *, name: str = "x",
