@@ -284,6 +284,29 @@ def _describe(value: Any) -> str:
     return np.array2string(array, precision=6, threshold=8)
 
 
+def _describe_apart(actual: np.ndarray, expected: np.ndarray) -> tuple[str, str, float]:
+    """``actual`` and ``expected`` with as many digits as it takes to tell them apart (up to
+    17), and their largest relative difference: for values that agree to six digits.
+
+    >>> shown, wanted, relative = _describe_apart(np.float64(13.832917962175006),
+    ...                                           np.float64(13.832918167114258))
+    >>> shown, wanted, f"{relative:.1e}"
+    ('13.8329180', '13.8329182', '1.5e-08')
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.abs(actual - expected) / np.maximum(np.abs(expected), np.finfo(float).tiny)
+    relative = float(np.nanmax(relative)) if relative.size else 0.0
+    for digits in range(7, 18):
+        if actual.ndim == 0:
+            shown, wanted = f"{float(actual):#.{digits}g}", f"{float(expected):#.{digits}g}"
+        else:
+            shown, wanted = (np.array2string(value, precision=digits, threshold=8,
+                                             floatmode="fixed") for value in (actual, expected))
+        if shown != wanted:
+            break
+    return shown, wanted, relative
+
+
 def check_close(name: str, actual: Any, expected: Any, *, where: str = "", rtol: float = 1e-7,
                 atol: float = 1e-9) -> None:
     """Assert ``actual`` ≈ ``expected`` with a pointed message naming ``name`` and ``where``.
@@ -306,8 +329,12 @@ def check_close(name: str, actual: Any, expected: Any, *, where: str = "", rtol:
         raise AssertionError(f"{prefix}{name} has shape {actual_array.shape}, expected "
                              f"{expected_array.shape}")
     if not np.allclose(actual_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
-        raise AssertionError(f"{prefix}{name} = {_describe(actual)}, expected "
-                             f"{_describe(expected)}")
+        shown, wanted = _describe(actual), _describe(expected)
+        if shown == wanted:  # too close to tell apart at 6 digits (float32, eps in the root)
+            shown, wanted, relative = _describe_apart(actual_array, expected_array)
+            raise AssertionError(f"{prefix}{name} = {shown}, expected {wanted} "
+                                 f"(relative error {relative:.1e})")
+        raise AssertionError(f"{prefix}{name} = {shown}, expected {wanted}")
 
 
 def compare_trajectories(actual: Iterable, expected: Iterable, *, name: str = "x",
