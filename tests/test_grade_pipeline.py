@@ -245,7 +245,7 @@ def test_feedback_never_shows_hidden_tests(graded):
         assert "BEGIN HIDDEN TESTS" not in text
         assert "most recent call last" not in text
     alice = (graded["dir"] / "feedback" / "alice" / "ch06_momentum.html").read_text()
-    assert "Score: 8 / 8" in alice
+    assert "Score: 10 / 10" in alice
     assert "hidden from students" in alice
     carol = html_module.unescape((graded["dir"] / "feedback" / "carol" / f"{M}.html").read_text())
     assert "step 1 (" in carol
