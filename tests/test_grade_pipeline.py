@@ -521,7 +521,8 @@ def test_tampering_notes_name_edited_and_deleted_cells():
     submitted.cells = [c for c in submitted.cells if c.id != "q2-tests"]
     assert grade_module._tampering_notes(submitted, released) == [
         "q1-tests: cell edited by the student; restored from the gradebook",
-        "q2-tests: cell deleted by the student; restored from the gradebook"]
+        "q2-tests: cell deleted by the student; restored from the gradebook",
+        "q3-tests: cell edited by the student; restored from the gradebook"]
 
 
 def test_reports_keep_history_and_earlier_csv(tmp_path):
