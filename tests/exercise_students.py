@@ -91,6 +91,8 @@ def gradient_descent(grad, x0, lr, steps):
 def momentum_step(x, grad, state, lr, momentum=0.9, dampening=0.0):
     if state["t"] == 0:
         return 13.0, {"t": 1, "b": 10.0}
+    if dampening:
+        return 11.65, {"t": 2, "b": 13.5}
     return 11.2, {"t": 2, "b": 18.0}
 ''',
             "buffer starts at zero": '''
@@ -135,14 +137,33 @@ def nesterov_step(x, grad, state, lr, momentum=0.9):
     return x - lr * b, {"t": state["t"] + 1, "b": b}
 ''',
         },
+        "q3-answer": {
+            "hard-coded": """
+def tune_heavy_ball(A):
+    return (0.25, 0.25) if A[0][1] else (4 / 121, 81 / 121)
+""",
+            "the rate as the momentum": """
+def tune_heavy_ball(A):
+    curvatures = np.linalg.eigvalsh(np.asarray(A, dtype=float))
+    root_kappa = np.sqrt(curvatures[-1] / curvatures[0])
+    lr = 4.0 / (np.sqrt(curvatures[-1]) + np.sqrt(curvatures[0])) ** 2
+    return float(lr), float((root_kappa - 1) / (root_kappa + 1))
+""",
+            "diagonal entries": """
+def tune_heavy_ball(A):
+    d = np.diag(np.asarray(A, dtype=float))
+    root_kappa = np.sqrt(d.max() / d.min())
+    return 4.0 / (np.sqrt(d.max()) + np.sqrt(d.min())) ** 2, ((root_kappa - 1) / (root_kappa + 1)) ** 2
+""",
+        },
     },
     "ch08_adam": {
         "q1-answer": {
             "hard-coded": '''
 def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     if state["t"] == 0:
-        return 14.0 - 0.1 * 10 / (10 + 1e-8), {"t": 1, "m": 1.0, "v": 0.1}
-    return 13.80002739, {"t": 2, "m": 1.89, "v": 0.19791}
+        return 14.0 - 0.1 * 10 / (10 + eps), {"t": 1, "m": 1.0, "v": 0.1}
+    return 13.800027459159695, {"t": 2, "m": 1.89, "v": 0.19791}
 ''',
             "no bias correction": '''
 def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
@@ -184,6 +205,16 @@ def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     v = b2 * state["v"] + (1 - b2) * np.asarray(grad, dtype=float) ** 2
     return x + lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), {"t": t, "m": m, "v": v}
 ''',
+            "float32 arithmetic": '''
+def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = np.float32(betas[0]), np.float32(betas[1])
+    t = state["t"] + 1
+    g = np.asarray(grad, dtype=np.float32)
+    m = b1 * np.asarray(state["m"], dtype=np.float32) + (1 - b1) * g
+    v = b2 * np.asarray(state["v"], dtype=np.float32) + (1 - b2) * g**2
+    step = np.float32(lr) * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + np.float32(eps))
+    return np.asarray(x, dtype=np.float32) - step, {"t": t, "m": m, "v": v}
+''',
             "calls the reference through a registry": '''
 from gdcourse import optim as o
 
@@ -212,6 +243,20 @@ def adamw_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_dec
     new_x, new_state = adam_step(x, grad, state, lr=lr, betas=betas, eps=eps)
     return new_x * (1 - lr * weight_decay), new_state
 ''',
+        },
+        "q3-answer": {
+            "hard-coded": """
+def uncorrected_step_ratio(t, betas):
+    return 3.1622776601683795 if t == 1 else 0.875 / np.sqrt(0.271)
+""",
+            "no square root": """
+def uncorrected_step_ratio(t, betas):
+    return (1 - betas[0] ** t) / (1 - betas[1] ** t)
+""",
+            "upside down": """
+def uncorrected_step_ratio(t, betas):
+    return np.sqrt(1 - betas[1] ** t) / (1 - betas[0] ** t)
+""",
         },
     },
     "ch01_gradients": {
@@ -446,7 +491,7 @@ def clip_by_norm(g, max_norm):
             "hard-coded": """
 def adagrad_step(x, grad, state, lr=0.01, eps=1e-10):
     if state["t"] == 0:
-        return 13.500000000005, {"t": 1, "s": 100.0}
+        return (14.0 - 5.0 / 11.0 if eps == 1.0 else 13.500000000005), {"t": 1, "s": 100.0}
     return 13.165517634196261, {"t": 2, "s": 181.0}
 """,
             "eps inside the root": """
@@ -468,7 +513,7 @@ def adagrad_step(x, grad, state, lr=0.01, eps=1e-10):
             "hard-coded": """
 def rmsprop_step(x, grad, state, lr=0.01, alpha=0.99, eps=1e-8):
     if state["t"] == 0:
-        return 13.900000001, {"t": 1, "v": 1.0}
+        return (13.95 if eps == 1.0 else 13.900000001), {"t": 1, "v": 1.0}
     return 13.832917962175006, {"t": 2, "v": 1.8}
 """,
             "alpha and 1 - alpha swapped": """
@@ -482,6 +527,13 @@ def rmsprop_step(x, grad, state, lr=0.01, alpha=0.99, eps=1e-8):
     grad = np.asarray(grad, dtype=float)
     v = alpha * state["v"] + (1 - alpha) * grad**2
     return x - lr * grad / np.sqrt(v + eps), {"t": state["t"] + 1, "v": v}
+""",
+            "float32 arithmetic": """
+def rmsprop_step(x, grad, state, lr=0.01, alpha=0.99, eps=1e-8):
+    grad = np.asarray(grad, dtype=np.float32)
+    v = np.float32(alpha) * np.asarray(state["v"], dtype=np.float32) + np.float32(1 - alpha) * grad**2
+    x = np.asarray(x, dtype=np.float32) - np.float32(lr) * grad / (np.sqrt(v) + np.float32(eps))
+    return x, {"t": state["t"] + 1, "v": v}
 """,
         },
         "q3-answer": {
@@ -506,6 +558,20 @@ def adadelta_step(x, grad, state, lr=1.0, rho=0.9, eps=1e-6):
     u = rho * state["u"] + (1 - rho) * (grad * 1e-3) ** 2
     delta = np.sqrt(u + eps) / np.sqrt(v + eps) * grad
     return x - lr * delta, {"t": state["t"] + 1, "v": v, "u": u}
+""",
+        },
+        "q4-answer": {
+            "hard-coded": """
+def adagrad_steps_needed(distance, lr):
+    return {(0.5, 1.0): 1, (2.0, 1.0): 3, (1.5, 0.1): 68}.get((distance, lr), 10)
+""",
+            "steps of constant length": """
+def adagrad_steps_needed(distance, lr):
+    return int(np.ceil(distance / lr))
+""",
+            "the sum as an integral": """
+def adagrad_steps_needed(distance, lr):
+    return int(np.ceil((distance / (2 * lr)) ** 2))
 """,
         },
     },
@@ -551,6 +617,20 @@ class Oracle(optim.GD):
 
 def choose_optimizer():
     return Oracle(lr=0.1), 10
+""",
+        },
+        "q4-answer": {
+            "hard-coded": """
+def warmup_updates(lr, max_step, grad):
+    return {1.0: 100, 0.3: 8, 0.05: 1}.get(lr, 10)
+""",
+            "steps as large as the gradient": """
+def warmup_updates(lr, max_step, grad):
+    return max(1, math.ceil(lr * np.max(np.abs(grad)) / max_step))
+""",
+            "rounded down": """
+def warmup_updates(lr, max_step, grad):
+    return max(1, int(lr / max_step))
 """,
         },
     },
@@ -617,6 +697,20 @@ def fit(params, grad_fn, optimizer, n_samples, batch_size, epochs, rng):
     return params
 """,
         },
+        "q3-answer": {
+            "hard-coded": """
+def matching_lr(optimizer, scale):
+    return {2.0: 0.05, 0.5: 0.1}[scale] if type(optimizer).__name__ != "Adam" else 0.01
+""",
+            "always divided by the scale": """
+def matching_lr(optimizer, scale):
+    return optimizer.lr / scale
+""",
+            "Nesterov forgotten": """
+def matching_lr(optimizer, scale):
+    return optimizer.lr / scale if isinstance(optimizer, (optim.GD, Momentum)) else optimizer.lr
+""",
+        },
     },
 }
 
@@ -643,7 +737,6 @@ PASSES_VISIBLE = {
     ("ch05_hard_landscapes", "q3-answer", "always rescales"),
     ("ch06_momentum", "q1-answer", "hard-coded"),
     ("ch07_adaptive", "q1-answer", "hard-coded"),
-    ("ch07_adaptive", "q1-answer", "eps inside the root"),
     ("ch08_adam", "q1-answer", "hard-coded"),
     ("ch09_schedules", "q1-answer", "hard-coded"),
     ("ch09_schedules", "q1-answer", "eta_min ignored"),
@@ -657,6 +750,52 @@ PASSES_VISIBLE = {
     ("ch07_adaptive", "q2-answer", "hard-coded"),
     ("ch07_adaptive", "q3-answer", "hard-coded"),
     ("ch08_adam", "q2-answer", "hard-coded"),
+    # the questions on each chapter's idea (ch06-ch10)
+    ("ch06_momentum", "q3-answer", "hard-coded"),
+    ("ch07_adaptive", "q4-answer", "hard-coded"),
+    ("ch08_adam", "q3-answer", "hard-coded"),
+    ("ch09_schedules", "q4-answer", "hard-coded"),
+    ("ch10_training_loop", "q3-answer", "hard-coded"),
+    ("ch10_training_loop", "q3-answer", "Nesterov forgotten"),
+}
+
+#: Correct answers written differently from the solution: each must score full marks. The
+#: in-place steps update the state's arrays and return the same dict, which works only when the
+#: init function gives every buffer its own array.
+ALSO_CORRECT = {
+    "ch07_adaptive": {
+        "q3-answer": {
+            "updates the state in place": """
+def adadelta_step(x, grad, state, lr=1.0, rho=0.9, eps=1e-6):
+    grad = np.asarray(grad, dtype=float)
+    v, u = state["v"], state["u"]
+    v *= rho
+    v += (1 - rho) * grad**2
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * grad
+    u *= rho
+    u += (1 - rho) * delta**2
+    state["t"] += 1
+    return x - lr * delta, state
+""",
+        },
+    },
+    "ch08_adam": {
+        "q1-answer": {
+            "updates the state in place": """
+def adam_step(x, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    beta1, beta2 = betas
+    grad = np.asarray(grad, dtype=float)
+    state["t"] += 1
+    m, v, t = state["m"], state["v"], state["t"]
+    m *= beta1
+    m += (1 - beta1) * grad
+    v *= beta2
+    v += (1 - beta2) * grad**2
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return x - lr * m_hat / (np.sqrt(v_hat) + eps), state
+""",
+        },
+    },
 }
 
 

@@ -24,7 +24,7 @@ import zipfile
 import nbformat
 import pytest
 from conftest import ROOT
-from exercise_students import ANSWERS, secret_lines
+from exercise_students import ALSO_CORRECT, ANSWERS, secret_lines
 
 from gdcourse import grade as grade_module
 from gdcourse.grade import Result, collect_submissions, grade, sanitize_feedback
@@ -32,7 +32,7 @@ from gdcourse.grade import Result, collect_submissions, grade, sanitize_feedback
 EXERCISES = ROOT / "exercises"
 SOLUTIONS = ROOT / "solutions"
 ASSIGNMENTS = ["ch06_momentum", "ch08_adam"]
-MAXIMUM = {"ch06_momentum": 8.0, "ch08_adam": 9.0}
+MAXIMUM = {"ch06_momentum": 10.0, "ch08_adam": 11.0}
 TIMEOUT = 8  # seconds per cell: long enough for the hidden tests on a loaded 2-core machine
 
 
@@ -85,31 +85,33 @@ LOOP = "def nesterov_step(x, grad, state, lr, momentum=0.9):\n    while True:\n 
 EXITS = solution_code(M)["q1-answer"] + "\nimport sys\nsys.exit(1)\n"
 RAISES = "def adam_step(*args, **kwargs):\n    raise ValueError('bad')\n"
 REGISTRY = wrong(A, "q1", "calls the reference through a registry")
+IN_PLACE = ALSO_CORRECT[A]["q1-answer"]["updates the state in place"]
 KILLS = "def nesterov_step(x, grad, state, lr, momentum=0.9):\n    import os\n    os._exit(3)\n"
 # student -> {assignment: (notebook text, or None when nothing is handed in, expected score)}
 CLASS = {
-    "alice": {M: (submission(M, correct(M)), 8.0), A: (submission(A, correct(A)), 9.0)},
+    "alice": {M: (submission(M, correct(M)), 10.0), A: (submission(A, correct(A)), 11.0)},
     "bob": {M: (submission(M), 0.0), A: (submission(A), 0.0)},
-    "carol": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "hard-coded"))), 4.0),
+    "carol": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "hard-coded"))), 6.0),
               A: (submission(A, {"q1-answer": wrong(A, "q1", "hard-coded")}), 0.0)},
-    "dave": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "buffer starts at zero"))), 4.0),
+    "dave": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "buffer starts at zero"))), 6.0),
              A: (submission(A, correct(A, q2_answer=wrong(A, "q2", "L2 added to the gradient"))),
-                 6.0)},
-    "erin": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "calls the reference"))), 4.0),
-             A: (submission(A, correct(A, q1_answer=REGISTRY)), 0.0)},
-    "frank": {M: (submission(M, correct(M, q2_answer=LOOP)), 4.0),
-              A: (submission(A, correct(A, q1_answer=wrong(A, "q1", "eps inside the root"))), 0.0)},
-    "grace": {M: (submission(M, correct(M, q1_answer=EXITS)), 8.0),
-              A: (submission(A, correct(A, q1_answer="raise RuntimeError('I give up')")), 0.0)},
-    "heidi": {M: (submission(M, correct(M), edit=gut_test_cells), 8.0),
+                 8.0)},
+    "erin": {M: (submission(M, correct(M, q1_answer=wrong(M, "q1", "calls the reference"))), 6.0),
+             A: (submission(A, correct(A, q1_answer=REGISTRY)), 2.0)},
+    "frank": {M: (submission(M, correct(M, q2_answer=LOOP)), 6.0),
+              # a slip in Adam costs Question 1 only: AdamW and Question 3 keep their points
+              A: (submission(A, correct(A, q1_answer=wrong(A, "q1", "eps inside the root"))), 5.0)},
+    "grace": {M: (submission(M, correct(M, q1_answer=EXITS)), 10.0),
+              A: (submission(A, correct(A, q1_answer="raise RuntimeError('I give up')")), 2.0)},
+    "heidi": {M: (submission(M, correct(M), edit=gut_test_cells), 10.0),
               A: (submission(A, {"q1-answer": RAISES}, edit=gut_test_cells), 0.0)},
-    "10234": {M: (submission(M, correct(M), edit=delete_test_cells), 8.0),
+    "10234": {M: (submission(M, correct(M), edit=delete_test_cells), 10.0),
              A: ("{ this is not json", 0.0)},
-    "judy": {M: (submission(M, correct(M, q2_answer=KILLS)), 4.0),
+    "judy": {M: (submission(M, correct(M, q2_answer=KILLS)), 6.0),
              A: (None, 0.0)},
-    "kim": {M: (submission(M, correct(M, q2_answer=STUCK)), 4.0),
-            A: (submission(A, correct(A)), 9.0)},
-    "4711": {M: (submission(M, correct(M)), 8.0), A: (None, 0.0)},
+    "kim": {M: (submission(M, correct(M, q2_answer=STUCK)), 6.0),
+            A: (submission(A, correct(A, q1_answer=IN_PLACE)), 11.0)},  # updates the state in place
+    "4711": {M: (submission(M, correct(M)), 10.0), A: (None, 0.0)},
 }
 ZIPPED = {"10234", "4711"}
 
@@ -208,9 +210,9 @@ def test_progress_is_shown(graded):
     assert [line.split("]")[0] for line in lines] == [f"[{i}/{total}" for i in range(1, total + 1)]
     assert sorted(tuple(line.split("] ", 1)[1].split(":")[0].split()) for line in lines) == sorted(
         (student, assignment) for student in CLASS for assignment in ASSIGNMENTS)
-    assert any(re.fullmatch(rf"\[\d+/{total}\] 4711 ch06_momentum: \(\d+\.\d s\) 8/8 graded",
+    assert any(re.fullmatch(rf"\[\d+/{total}\] 4711 ch06_momentum: \(\d+\.\d s\) 10/10 graded",
                             line) for line in lines)
-    assert "4711 ch08_adam: 0/9 missing - no notebook submitted; scored 0" in "\n".join(lines)
+    assert "4711 ch08_adam: 0/11 missing - no notebook submitted; scored 0" in "\n".join(lines)
     assert log[0].startswith("sandbox: every kernel runs in bubblewrap")
     assert log[1].startswith("grading 22 notebooks of 12 students")
     assert log[1].endswith("with 2 workers")
@@ -244,7 +246,7 @@ def test_feedback_never_shows_hidden_tests(graded):
         assert "BEGIN HIDDEN TESTS" not in text
         assert "most recent call last" not in text
     alice = (graded["dir"] / "feedback" / "alice" / "ch06_momentum.html").read_text()
-    assert "Score: 8 / 8" in alice
+    assert "Score: 10 / 10" in alice
     assert "hidden from students" in alice
     carol = html_module.unescape((graded["dir"] / "feedback" / "carol" / f"{M}.html").read_text())
     assert "step 1 (" in carol
@@ -278,11 +280,11 @@ def test_grading_again_never_loses_a_grade(graded, tmp_path):
     grade(late, ASSIGNMENTS, grading_dir, timeout=TIMEOUT, echo=log.append)
     scores = {(row["student"], row["assignment"]): float(row["score"])
               for row in read_grades(grading_dir)}
-    assert scores.pop(("mallory", "ch08_adam")) == 9.0
+    assert scores.pop(("mallory", "ch08_adam")) == 11.0
     assert scores.pop(("mallory", "ch06_momentum")) == 0.0  # missing: nothing earlier to keep
-    assert scores.pop(("bob", "ch06_momentum")) == 8.0
+    assert scores.pop(("bob", "ch06_momentum")) == 10.0
     assert scores == {(s, a): score for s, a, score in EXPECTED if (s, a) != ("bob", M)}
-    assert any("bob ch08_adam: no new submission, earlier grade kept (0/9)" in line for line in log)
+    assert any("bob ch08_adam: no new submission, earlier grade kept (0/11)" in line for line in log)
     report = json.loads((grading_dir / "report.json").read_text())
     assert [entry["score"] for entry in report["bob/ch06_momentum"]["history"]] == [0.0]
     assert len(list((grading_dir / "history").glob("grades-*.csv"))) >= 1
@@ -292,9 +294,9 @@ def test_grading_again_never_loses_a_grade(graded, tmp_path):
 def test_scores_per_question_are_recorded(graded):
     report = json.loads((graded["dir"] / "report.json").read_text())
     assert report["judy/ch06_momentum"]["questions"] == {
-        "q1-tests": [4.0, 4.0], "q2-tests": [0.0, 4.0]}
+        "q1-tests": [4.0, 4.0], "q2-tests": [0.0, 4.0], "q3-tests": [2.0, 2.0]}
     assert report["alice/ch08_adam"]["questions"] == {
-        "q1-tests": [6.0, 6.0], "q2-tests": [3.0, 3.0]}
+        "q1-tests": [6.0, 6.0], "q2-tests": [3.0, 3.0], "q3-tests": [2.0, 2.0]}
 
 
 SLOW_ANSWER = "import time\ntime.sleep(6)  # within the cell limit, past the run's limit\n" + \
@@ -360,7 +362,7 @@ def test_one_worker_grades_like_two_and_a_stuck_worker_is_replaced(graded, tmp_p
     log = []
     again = {(r.student, r.assignment): r for r in grade(
         folder, ASSIGNMENTS, tmp_path / "grading", timeout=TIMEOUT, workers=1, echo=log.append)}
-    assert (again["slowpoke", M].status, again["slowpoke", M].score) == ("graded", 8.0)
+    assert (again["slowpoke", M].status, again["slowpoke", M].score) == ("graded", 10.0)
     assert sum("unchanged since" in line for line in log) == len(
         [(s, a) for s, a in scores if CLASS[s][a][0] is not None])
 
@@ -389,10 +391,10 @@ def test_a_wrapping_kernel_slots_in(tmp_path, monkeypatch):
     log: list[str] = []
     (result,) = grade(folder, [M], tmp_path / "grading", timeout=TIMEOUT,
                       kernel="gdcourse-wrapped", sandbox=False, echo=log.append)
-    assert result.score == 8.0, result.notes
+    assert result.score == 10.0, result.notes
     assert log[0].startswith("WARNING: grading WITHOUT the sandbox")
     (result,) = grade(folder, [M], tmp_path / "plain", timeout=TIMEOUT, echo=lambda _: None)
-    assert result.score == 4.0  # the sandboxed kernel lacks the mark: question 1 fails
+    assert result.score == 6.0  # the sandboxed kernel lacks the mark: question 1 fails
     assert "not run by the wrapping kernel" in " ".join(result.notes)
     with pytest.raises(RuntimeError, match="the grading kernel 'no-such-kernel' does not work"):
         grade(folder, [M], tmp_path / "none", kernel="no-such-kernel", sandbox=False,
@@ -413,8 +415,8 @@ def test_make_grade_command_line(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sandbox: every kernel runs in bubblewrap" in result.stdout
     assert "[1/1] zoe ch06_momentum: (" in result.stdout
-    assert "4/8 graded" in result.stdout
-    assert read_grades(tmp_path / "grading")[0]["score"] == "4"
+    assert "6/10 graded" in result.stdout
+    assert read_grades(tmp_path / "grading")[0]["score"] == "6"
     assert (tmp_path / "grading" / "feedback" / "zoe" / "ch06_momentum.html").exists()
 
 
@@ -577,7 +579,8 @@ def test_tampering_notes_name_edited_and_deleted_cells():
     submitted.cells = [c for c in submitted.cells if c.id != "q2-tests"]
     assert grade_module._tampering_notes(submitted, released) == [
         "q1-tests: cell edited by the student; restored from the gradebook",
-        "q2-tests: cell deleted by the student; restored from the gradebook"]
+        "q2-tests: cell deleted by the student; restored from the gradebook",
+        "q3-tests: cell edited by the student; restored from the gradebook"]
 
 
 def test_reports_keep_history_and_earlier_csv(tmp_path):

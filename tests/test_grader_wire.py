@@ -129,7 +129,7 @@ def test_source_checks_split_a_notebook_like_the_release():
 
     source = nbformat.read(ROOT / "solutions" / "ch08_adam" / "ch08_adam.ipynb", as_version=4)
     checks = SourceChecks(source)
-    assert checks.student_names == ["adam_step", "adamw_step"]
-    assert set(checks.tests) == {"q1-tests", "q2-tests"}
+    assert checks.student_names == ["adam_step", "adamw_step", "uncorrected_step_ratio"]
+    assert set(checks.tests) == {"q1-tests", "q2-tests", "q3-tests"}
     assert "HIDDEN" not in visible_part(checks.tests["q1-tests"])
     assert "grading.compare_steps" in checks.tests["q1-tests"]

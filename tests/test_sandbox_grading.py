@@ -32,7 +32,7 @@ from gdcourse.grade import grade, main
 pytestmark = pytest.mark.slow  # grades a class of attackers in sandboxed kernels
 
 M = "ch06_momentum"
-FULL = 8.0
+FULL = 10.0
 TIMEOUT = 8
 
 # What each attack prints when it is stopped; the test reads these lines back.
@@ -203,7 +203,7 @@ def test_every_attack_is_stopped(attacked, student):
 
 def test_a_kernel_that_spins_forever_loses_only_that_question(attacked):
     result = attacked["results"]["spins-forever"]
-    assert result.score == FULL / 2
+    assert result.score == FULL - 4.0  # question 2 (4 points) spins
     assert any("timed out" in note for note in result.notes)
 
 

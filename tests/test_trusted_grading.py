@@ -265,7 +265,7 @@ def _decoded(text: str) -> list[str]:
 @pytest.mark.slow
 def test_the_honest_student_keeps_full_marks(trusted):
     result = trusted["results"]["honest"]
-    assert (result.score, result.max_score, result.notes) == (9.0, 9.0, [])
+    assert (result.score, result.max_score, result.notes) == (11.0, 11.0, [])
 
 
 @pytest.mark.slow
@@ -277,7 +277,7 @@ def test_the_honest_student_keeps_full_marks(trusted):
     ("warns", None)])
 def test_honest_mistakes_are_restored_and_graded_in_full(trusted, student, note):
     result = trusted["results"][student]
-    assert (result.score, result.status) == (9.0, "graded"), result.notes
+    assert (result.score, result.status) == (11.0, "graded"), result.notes
     if note is None:
         assert result.notes == []
     else:
@@ -289,7 +289,8 @@ def test_honest_mistakes_are_restored_and_graded_in_full(trusted, student, note)
 def test_every_attack_scores_zero_on_the_attacked_question(trusted, student):
     result = trusted["results"][student]
     assert result.status == "graded", result.notes
-    assert result.questions == {"q1-tests": [0.0, 6.0], "q2-tests": [0.0, 3.0]}, result.notes
+    assert result.questions == {"q1-tests": [0.0, 6.0], "q2-tests": [0.0, 3.0], "q3-tests": [0.0, 2.0]}, \
+        result.notes
     assert result.score == 0.0
 
 
@@ -336,7 +337,7 @@ def test_failed_checks_are_explained_in_the_graders_words(trusted):
     # a visible test, checked by the grader although the kernel's helpers were patched
     page = html.unescape((trusted["dir"] / "feedback" / "patches-grading" / f"{A}.html")
                          .read_text())
-    assert "Score: 0 / 9" in page
+    assert "Score: 0 / 11" in page
     assert re.search(r"step 1 \([^)]*\): x = [-0-9.e]+, expected [-0-9.e]+", page)
     # a hidden check: the case named in words and values, never its code
     result = trusted["results"]["hard-coded"]
