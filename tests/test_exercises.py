@@ -275,7 +275,7 @@ def test_a_graded_cell_tagged_check_all_is_still_graded():
     for cell in notebook.cells:
         cell.metadata["tags"] = [CHECK_ALL_TAG]
     assert not any(is_check_all(cell) for cell in notebook.cells)
-    assert set(SourceChecks(notebook).tests) == {"q1-tests", "q2-tests"}
+    assert set(SourceChecks(notebook).tests) == {"q1-tests", "q2-tests", "q3-tests"}
     assert is_check_all(nbformat.v4.new_code_cell("x = 1", metadata={"tags": [CHECK_ALL_TAG]}))
     assert not is_check_all(["not", "a", "cell"])
     assert not is_check_all({"metadata": {"tags": "check-all"}})
@@ -308,7 +308,7 @@ def test_the_graders_checks_never_take_the_check_all_cell_as_setup():
         "raise SystemExit('run by the grader')", metadata={"tags": [CHECK_ALL_TAG]}))
     checks = SourceChecks(add_check_all(notebook))
     assert len(checks.setup) == len(SourceChecks(source_notebook("ch06_momentum")).setup)
-    assert set(checks.tests) == {"q1-tests", "q2-tests"}
+    assert set(checks.tests) == {"q1-tests", "q2-tests", "q3-tests"}
 
 
 def solution_answers(name: str) -> dict[str, str]:

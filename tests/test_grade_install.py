@@ -117,7 +117,7 @@ def test_entry_point_as_the_container_invokes_it(tmp_path):
     assert shown.returncode == 0 and "--assignment" in shown.stdout
     missing = subprocess.run([*command, "--assignment", ASSIGNMENT], capture_output=True,
                              text=True, cwd=tmp_path, check=False)
-    assert missing.returncode != 0 and "is not a folder" in missing.stderr
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
 
 
 def _fresh_copy(base: Path) -> Path:

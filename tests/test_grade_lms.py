@@ -30,8 +30,8 @@ NAMES = ["ch06_momentum", "ch08_adam"]
 EVE, CHINESE = "Eve Müller", "张伟"
 RIGHT_M, RIGHT_A = submission(M, correct(M)), submission(A, correct(A))
 BLANK_A = submission(A)
-HARD_CODED_M = submission(M, correct(M, q1_answer=wrong(M, "q1", "hard-coded")))  # 4/8
-WRONG_Q2_A = submission(A, correct(A, q2_answer=wrong(A, "q2", "L2 added to the gradient")))  # 6/9
+HARD_CODED_M = submission(M, correct(M, q1_answer=wrong(M, "q1", "hard-coded")))  # 6/10
+WRONG_Q2_A = submission(A, correct(A, q2_answer=wrong(A, "q2", "L2 added to the gradient")))  # 8/11
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -55,8 +55,8 @@ def write_lms_class(folder):
         archive.writestr(f"chenjing_20002_90002_{A}-1.ipynb", RIGHT_A)
         archive.writestr("readme.txt", "not a submission")
         archive.writestr("xu_20004_90004_ch99_unknown.ipynb", "{}")
-    return {(EVE, M): 8.0, (CHINESE, A): 6.0, ("1001", A): 9.0, ("1002", A): 0.0,
-            ("20001", M): 4.0, ("20002", A): 9.0}
+    return {(EVE, M): 10.0, (CHINESE, A): 8.0, ("1001", A): 11.0, ("1002", A): 0.0,
+            ("20001", M): 6.0, ("20002", A): 11.0}
 
 
 def unmatched(names: list[str]) -> list[str]:
@@ -294,12 +294,12 @@ def test_lms_files_and_overrides_parse_back_column_by_column(tmp_path):
     grades = read_csv(tmp_path / "grades.csv")
     assert grades[0] == lms.GRADES_COLUMNS == [
         "student", "name", "assignment", "score", "max_score", "status", "late", "notes",
-        "graded_at", "lms", "lms_id", "override", "autograded_score"]
+        "graded_at", "lms", "lms_id", "override", "autograded_score", "seed"]
     rows = {(row[0], row[2]): row for row in grades[1:]}
     assert len(rows) == len(grades) - 1 == 7
     assert rows["20001", M] == ["20001", "müllereve", M, "8", "8", "graded", "late", "", "t1",
                                 "canvas", "20001",
-                                "q1-tests 0 -> 4 (hard-coded values accepted after review)", "4"]
+                                "q1-tests 0 -> 4 (hard-coded values accepted after review)", "4", ""]
     assert rows["1002", A][3] == "5"
     assert rows["1002", A][11] == "total 0 -> 5 (oral exam, counted here)"
     assert rows["1002", A][12] == "0"
@@ -454,14 +454,14 @@ def test_lms_class_csvs_parse_back(lms_graded):
     assert grades[0] == lms.GRADES_COLUMNS
     rows = {(row[0], row[2]): dict(zip(grades[0], row, strict=True)) for row in grades[1:]}
     assert len(rows) == 12  # 6 students x the 2 assignments handed in
-    assert rows["20001", M]["score"] == "8"  # 4 from the grader, 4 more by the override
-    assert rows["20001", M]["autograded_score"] == "4"
+    assert rows["20001", M]["score"] == "10"  # 6 from the grader, 4 more by the override
+    assert rows["20001", M]["autograded_score"] == "6"
     assert rows["20001", M]["late"] == "late"
     assert rows["20001", M]["name"] == "müllereve"
     assert rows["1002", A]["name"] == "Wei Zhang"
     assert rows["1002", A]["lms"] == "moodle"
     assert rows[CHINESE, A]["name"] == CHINESE
-    assert rows[CHINESE, A]["score"] == "6"
+    assert rows[CHINESE, A]["score"] == "8"
     assert rows[CHINESE, M]["status"] == "missing"
     assert {row["late"] for key, row in rows.items() if key != ("20001", M)} == {""}
     assert "override line 2 (20001 ch06_momentum q1-tests) applied: 0 -> 4" in \
@@ -469,20 +469,20 @@ def test_lms_class_csvs_parse_back(lms_graded):
 
     canvas = read_csv(grading_dir / "canvas_grades.csv")
     assert canvas[:2] == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", M, A],
-                          ["    Points Possible", "", "", "", "", "8", "9"]]
-    assert canvas[2:] == [["müllereve", "20001", "", "", "", "8", ""],
-                          ["chenjing", "20002", "", "", "", "", "9"]]
+                          ["    Points Possible", "", "", "", "", "10", "11"]]
+    assert canvas[2:] == [["müllereve", "20001", "", "", "", "10", ""],
+                          ["chenjing", "20002", "", "", "", "", "11"]]
     moodle = read_csv(grading_dir / f"moodle_{A}.csv")
     assert [(row[0], row[1], row[4], row[5]) for row in moodle[1:]] == [
-        ("Participant 1001", "Wei Zhang", "9", "9"), ("Participant 1002", "Wei Zhang", "0", "9")]
+        ("Participant 1001", "Wei Zhang", "11", "11"), ("Participant 1002", "Wei Zhang", "0", "11")]
     assert not (grading_dir / f"moodle_{M}.csv").exists()
     wide = read_csv(grading_dir / "grades_by_question.csv")
     by_student = {row[0]: dict(zip(wide[0], row, strict=True)) for row in wide[1:]}
     assert by_student[CHINESE][f"{A}/q1-tests"] == "6"
     assert by_student[CHINESE][f"{A}/q2-tests"] == "0"
-    assert by_student[CHINESE][f"{A}/total"] == "6"
+    assert by_student[CHINESE][f"{A}/total"] == "8"
     assert by_student["20001"][f"{M}/q1-tests"] == "4"  # the override, per question too
-    assert by_student["20001"][f"{M}/total"] == "8"
+    assert by_student["20001"][f"{M}/total"] == "10"
 
 
 @pytest.mark.slow
@@ -499,14 +499,14 @@ def test_an_override_survives_the_next_run(lms_graded, tmp_path):
     log: list[str] = []
     (result,) = grade(late, None, lms_graded["dir"], timeout=TIMEOUT, echo=log.append,
                       warn=log.append)
-    assert (result.student, result.assignment, result.score) == ("20001", M, 4.0)
+    assert (result.student, result.assignment, result.score) == ("20001", M, 6.0)
     assert result.late is False  # handed in on time this time
     rows = {(row[0], row[2]): row for row in read_csv(lms_graded["dir"] / "grades.csv")[1:]}
-    assert rows["20001", M][3] == "8"
+    assert rows["20001", M][3] == "10"
     assert rows["20001", M][6] == ""
     assert any(line.startswith("override line 2 (20001 ch06_momentum q1-tests) applied")
                for line in log)
-    assert rows["1001", A][3] == "9"  # the others keep their grades
+    assert rows["1001", A][3] == "11"  # the others keep their grades
 
 
 @pytest.mark.slow
@@ -522,7 +522,7 @@ def test_make_grade_takes_the_zip_and_only_the_assignment_asked_for(tmp_path):
     assert "with 2 workers" in result.stdout
     rows = read_csv(tmp_path / "grading" / "grades.csv")
     assert sorted((row[0], row[1], row[2], row[3]) for row in rows[1:]) == [
-        ("1001", "Wei Zhang", A, "9"), ("1002", "Wei Zhang", A, "0")]
+        ("1001", "Wei Zhang", A, "11"), ("1002", "Wei Zhang", A, "0")]
 
 
 @pytest.mark.slow

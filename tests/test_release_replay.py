@@ -243,7 +243,8 @@ def test_a_submission_is_judged_against_the_release_it_came_from(tmp_path):
     assert match_release(edited, today, recorded_releases(A, record)) == (first, [
         "q1-tests: cell edited by the student; restored from the gradebook"])
     assert set(locked_fingerprints(released)) == {"intro", "install", "imports", "q1-text",
-                                                  "q1-tests", "q2-text", "q2-tests"}
+                                                  "q1-tests", "q2-text", "q2-tests", "q3-text",
+                                                  "q3-tests"}
 
 
 def test_the_checks_fingerprint_ignores_the_instructions():

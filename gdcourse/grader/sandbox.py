@@ -599,7 +599,7 @@ def withheld_modules(source_notebook, package: Path | None = None) -> Withholdin
     """Which forbidden modules the kernel of an assignment can go without.
 
     ``source_notebook`` is the assignment's source notebook (nbformat, from ``solutions/``).
-    Forbidden: every module named by a guard call of its hidden tests (``grading.guarded``,
+    Forbidden: every module named by a guard call of its tests, visible or hidden (``grading.guarded``,
     ``grading.compare_steps``; :data:`REFERENCE_MODULES` when a call names none). Needed: every
     module its cells import outside the hidden tests (the released notebook's cells, the
     visible tests, the solutions), the modules of ``gdcourse`` those import as they load, and
@@ -616,8 +616,9 @@ def withheld_modules(source_notebook, package: Path | None = None) -> Withholdin
         visible_tree, hidden_tree = _parse(visible), _parse(hidden)
         if visible_tree is not None:
             needed |= _imported(visible_tree)
-        if hidden_tree is not None:
-            forbidden |= _forbidden(hidden_tree)
+        for tree in (visible_tree, hidden_tree):  # a guard in a visible test forbids as much
+            if tree is not None:
+                forbidden |= _forbidden(tree)
     queue = [name for name in needed if name.startswith("gdcourse.")]
     while queue:  # the modules of gdcourse that the needed ones import as they load
         path = _package_file(queue.pop(), package)
