@@ -1,19 +1,5 @@
 """Grading a class of notebooks, one module per stage of the pipeline.
 
-``collect``        find each student's notebook (folders, LMS zips), who is who, unmatched files
-``execute``       run it in a fresh kernel (``ResilientExecute``, plugged into nbgrader)
-``sandbox``        the kernel's jail: bubblewrap, no network, limits, reference withheld
-``kernel_side``   the ONLY grading code that runs inside the student's kernel
-``wire``          the plain data (JSON, ``.npy`` without pickle) crossing the trust boundary
-``check``         the trust boundary: test cells run in the grader, calling into the kernel
-``record``        scores into the nbgrader gradebook, grades.csv, report.json, notes
-``lms``            grades out: overrides.csv applied, Canvas and Moodle imports, per question
-``lms``           grades out: overrides.csv applied, Canvas and Moodle imports, per question
-``feedback``      one HTML page per notebook, in the grader's words
-``workers``       long-lived nbgrader processes grading notebooks side by side
-``pipeline``      ``grade()`` and the command line (``python -m gdcourse.grade``)
-================  ===============================================================================
-=======
 =================  ==============================================================================
 ``collect``        find each student's notebook (folders, LMS zips), who is who, unmatched files
 ``execute``        run it in a fresh kernel (``ResilientExecute``, plugged into nbgrader)
