@@ -361,7 +361,9 @@ def test_check_all_reports_wrong_and_missing_answers_in_a_kernel(tmp_path):
         "Question 1: the gradient and a finite-difference check (3 points): passed",
         "Question 2: the gradient-descent loop (4 points): failed: AssertionError: step 1: "
         "x = 15, expected 13",
-        "Visible tests passed: 3 of 7 points (the grade also counts hidden tests).",
+        "Question 3: how many steps does an accuracy cost? (2 points): failed: not answered yet "
+        "(NotImplementedError)",
+        "Visible tests passed: 3 of 9 points (the grade also counts hidden tests).",
     ]
     # nothing answered: the stubs as released
     assert run_student_notebook(name, {}, tmp_path) == [
@@ -369,7 +371,9 @@ def test_check_all_reports_wrong_and_missing_answers_in_a_kernel(tmp_path):
         "answered yet (NotImplementedError)",
         "Question 2: the gradient-descent loop (4 points): failed: not answered yet "
         "(NotImplementedError)",
-        "Visible tests passed: 0 of 7 points (the grade also counts hidden tests).",
+        "Question 3: how many steps does an accuracy cost? (2 points): failed: not answered yet "
+        "(NotImplementedError)",
+        "Visible tests passed: 0 of 9 points (the grade also counts hidden tests).",
     ]
 
 

@@ -166,7 +166,7 @@ def test_make_grade_on_a_fresh_copy_installs_the_lean_environment_and_grades(tmp
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "sandbox: every kernel runs in bubblewrap" in run.stdout
     row = _grade_row(repo / "grading")
-    assert (row["status"], float(row["score"]), float(row["max_score"])) == ("graded", 9.0, 9.0)
+    assert (row["status"], float(row["score"]), float(row["max_score"])) == ("graded", 11.0, 11.0)
     listed = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-m", "pip", "list",
                              "--format=freeze"], capture_output=True, text=True, check=True,
                             env=clean_env()).stdout
@@ -253,5 +253,5 @@ def test_container_image_grades_in_its_sandbox(tmp_path):
     assert graded.returncode == 0, (graded.stdout + graded.stderr)[-3000:]
     assert "sandbox: every kernel runs in bubblewrap" in graded.stdout
     row = _grade_row(grading)
-    assert (row["status"], float(row["score"]), float(row["max_score"])) == ("graded", 9.0, 9.0)
+    assert (row["status"], float(row["score"]), float(row["max_score"])) == ("graded", 11.0, 11.0)
     assert (grading / "feedback" / "alice" / f"{ASSIGNMENT}.html").is_file()

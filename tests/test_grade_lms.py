@@ -537,7 +537,7 @@ def test_nothing_graded_exits_non_zero(tmp_path):
     assert result.returncode == 1
     assert "nothing was graded" in result.stderr
     assert "[1/1] amy ch06_momentum: (" in result.stdout
-    assert "0/8 invalid notebook" in result.stdout
+    assert "0/10 invalid notebook" in result.stdout
 
 
 def test_notebooks_of_assignments_not_chosen_are_reported_not_graded(tmp_path):

@@ -224,7 +224,7 @@ def test_grades_csv_lists_everyone(graded):
     rows = read_grades(graded["dir"])
     assert {(row["student"], row["assignment"]): float(row["score"]) for row in rows} == {
         (s, a): score for s, a, score in EXPECTED}
-    assert {row["max_score"] for row in rows} == {"8", "9"}
+    assert {row["max_score"] for row in rows} == {"10", "11"}
     assert "; " in next(r["notes"] for r in rows if r["student"] == "judy" and r["assignment"] == M)
 
 
@@ -451,9 +451,9 @@ def test_the_check_all_cell_is_never_graded_run_or_called_tampering(tmp_path):
     compared with the release (no tampering note) and not shown in the feedback."""
     folder = tmp_path / "in"
     work = {
-        "kept": (correct(M), None, 8.0),
-        "edited": (correct(M), check_all_cell_edited("import os\nos._exit(3)\n"), 8.0),
-        "deleted": (correct(M), check_all_cell_deleted, 8.0),
+        "kept": (correct(M), None, 10.0),
+        "edited": (correct(M), check_all_cell_edited("import os\nos._exit(3)\n"), 10.0),
+        "deleted": (correct(M), check_all_cell_deleted, 10.0),
         "moved": (None, check_all_cell_moved_up, 0.0),
         "tagged": ({"q1-answer": correct(M)["q1-answer"]}, tag_a_test_cell_check_all, 4.0),
     }

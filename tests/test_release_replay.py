@@ -173,9 +173,9 @@ def test_grading_seeds_are_stable_private_and_distinct(tmp_path):
 @pytest.mark.slow
 def test_damaged_notebooks_are_graded_or_explained(graded):
     results = graded["results"]
-    assert (results["stripped"].score, results["odd-metadata"].score) == (9.0, 9.0)
+    assert (results["stripped"].score, results["odd-metadata"].score) == (11.0, 11.0)
     assert any("cells matched to the release by their text and place; answers found: "
-               "q1-answer, q2-answer" in note for note in results["stripped"].notes)
+               "q1-answer, q2-answer, q3-answer" in note for note in results["stripped"].notes)
     assert any("its nbgrader metadata was a string" in note
                for note in results["odd-metadata"].notes)
     garbage = results["garbage"]
@@ -284,7 +284,7 @@ def test_editing_the_source_after_release_accuses_and_regrades_nobody(graded):
             assert (again[name].score, again[name].seed) == (before[name].score, before[name].seed)
         assert not any("checks of" in line for line in lines)  # the checks did not change
         late = again["late"]
-        assert late.score == 9.0 and late.status == "graded"
+        assert late.score == 11.0 and late.status == "graded"
         assert not any("edited by the student" in note for note in late.notes), late.notes
         assert late.release == recorded_releases(A, ROOT / "exercises" / "releases.json")[-1][
             "release"]  # matched to the release the student received, not today's source
