@@ -184,7 +184,7 @@ def test_damaged_notebooks_are_graded_or_explained(graded):
     assert note.startswith("not a valid notebook file: it is not JSON")
     assert note.endswith("scored 0 (log: logs/garbage/ch08_adam.log)")
     page = (graded["dir"] / "feedback" / "garbage" / f"{A}.html").read_text()
-    assert "it is not JSON" in page and "Score: 0 / 9" in page
+    assert "it is not JSON" in page and "Score: 0 / 11" in page
     assert "it is not JSON" in (graded["dir"] / "logs" / "garbage" / f"{A}.log").read_text()
     for result in results.values():
         assert not any("Traceback" in note for note in result.notes), result
