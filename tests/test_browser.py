@@ -534,6 +534,17 @@ _DRAWN_SHOWN = r"""
 """
 
 
+def _check_status_and_readouts(shown: dict, what: str) -> dict:
+    """The status line, the alt text and every slider's value label follow the setting."""
+    assert shown["status"] == shown["expected_status"], f"{what}: the status did not follow"
+    assert shown["alt"].endswith(shown["expected_status"]), f"{what}: the alt text did not follow"
+    for readout in shown["readouts"]:
+        if readout["type"] == "range":
+            assert readout["output"] == readout["label"], f"{what}: the value shown is stale"
+            assert readout["valuetext"] == readout["label"]
+    return shown
+
+
 def _check_drawn(root, what: str) -> dict:
     shown = root.evaluate(_DRAWN_SHOWN)
     assert shown["known"], f"{what}: no data for {shown['key']}"
@@ -543,13 +554,7 @@ def _check_drawn(root, what: str) -> dict:
         f"{what}: the paths drawn are not the data for {shown['key']}")
     assert shown["foreground_matches"] and shown["background_matches"], (
         f"{what}: the picture's layers are not the setting's")
-    assert shown["status"] == shown["expected_status"], f"{what}: the status did not follow"
-    assert shown["alt"].endswith(shown["expected_status"]), f"{what}: the alt text did not follow"
-    for readout in shown["readouts"]:
-        if readout["type"] == "range":
-            assert readout["output"] == readout["label"], f"{what}: the value shown is stale"
-            assert readout["valuetext"] == readout["label"]
-    return shown
+    return _check_status_and_readouts(shown, what)
 
 
 def _check_frame(root, what: str) -> dict:
@@ -560,13 +565,7 @@ def _check_frame(root, what: str) -> dict:
     assert shown["shown_key"] == shown["key"], f"{what}: the view did not follow"
     assert shown["src_matches"], f"{what}: the picture is not the frame for {shown['key']}"
     assert shown["background_matches"], f"{what}: the background is not the frame's"
-    assert shown["status"] == shown["expected_status"], f"{what}: the status did not follow"
-    assert shown["alt"].endswith(shown["expected_status"]), f"{what}: the alt text did not follow"
-    for readout in shown["readouts"]:
-        if readout["type"] == "range":
-            assert readout["output"] == readout["label"], f"{what}: the value shown is stale"
-            assert readout["valuetext"] == readout["label"]
-    return shown
+    return _check_status_and_readouts(shown, what)
 
 
 def _exercise_explorer(page, root, label: str, *, mouse: bool = True) -> list[str]:
