@@ -73,6 +73,28 @@ def test_plain_lines_are_the_same_equations_as_the_optimizer(name):
     assert not np.array_equal(plain(x, grads), x)  # and it moved
 
 
+@pytest.mark.parametrize("name", ["GD", "Adam"])
+def test_interface_floor_does_no_arithmetic_and_builds_the_optimizers_state(name):
+    # the floor times a call and a fresh state tuple per step, nothing of the update itself
+    optimizer = _per_call.CASES[name][0]
+    x, grads = np.arange(3.0), np.ones((4, 3))
+    built = []
+    state_type = type(optimizer.init(x))
+    original_new = state_type.__new__
+
+    def counting_new(cls, *fields, **named):
+        built.append(cls)
+        return original_new(cls, *fields, **named)
+
+    state_type.__new__ = counting_new
+    try:
+        params = _per_call.interface_floor(optimizer, x, list(grads))()
+    finally:
+        state_type.__new__ = original_new
+    assert params is x
+    assert built == [state_type] * 5  # init, then one per step
+
+
 def test_per_call_verdict_needs_both_targets():
     assert _per_call.verdict(1.5, None)
     assert not _per_call.verdict(1.51, None)
@@ -95,6 +117,7 @@ def test_per_call_rows_report_ratios_and_their_verdicts(monkeypatch):
             assert r["benchmark"].endswith(", 2 float64")
             assert r["torch_over_ours"] == pytest.approx(r["torch_us"] / r["value"])
         assert r["ok"] == _per_call.verdict(r["ratio_vs_plain"], r["torch_over_ours"])
+        assert r["interface_floor_ratio"] > 1.0  # plain lines plus a call cost more than the lines
 
 
 # ------------------------------------------------------------------------------- chapters
