@@ -349,3 +349,180 @@ def test_honest_students_keep_full_marks_with_the_reference_withheld(graded, ass
     result = graded[(assignment, "honest")]
     assert (result.status, result.score) == ("graded", result.max_score), result.notes
     assert result.notes == []
+
+
+# ------------------------------------------------------------------------------------------------
+# Single names: a name the checks take from a module the notebook needs (ch04's minibatches)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_ch04_withholds_the_reference_minibatches_by_name():
+    found = _withholding("ch04_minibatch")
+    assert found.reachable == ("gdcourse.data",)
+    assert found.names == ("gdcourse.data.minibatches",)
+    assert found.modules == ("gdcourse.optim", "gdcourse.run", "torch.optim")
+    assert found.withheld == found.modules + found.names  # what the sandbox is given
+    for number in (1, 2, 3, 5, 6, 7, 8, 9, 10):  # no other assignment needs a name withheld
+        assignment = next(p.name for p in (ROOT / "solutions").glob(f"ch{number:02d}_*"))
+        assert _withholding(assignment).names == (), assignment
+
+
+def _notebook(visible: str, hidden: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gdcourse import grading\n" + visible),
+        nbformat.v4.new_code_cell(
+            "x = 1\n### BEGIN HIDDEN TESTS\n" + hidden + "\ngrading.guarded(f, 'f', forbid=("
+            "*grading.REFERENCE_MODULES, 'gdcourse.data', 'gdcourse.run'))\n"
+            "### END HIDDEN TESTS\n")])
+
+
+@pytest.mark.parametrize(("visible", "hidden", "names"), [
+    # the checks' reference, from a module the notebook needs: withheld by name
+    ("from gdcourse.data import linear_data", "from gdcourse.data import minibatches",
+     ("gdcourse.data.minibatches",)),
+    ("import gdcourse.data", "import gdcourse.data as d\nd.minibatches(3, 1, rng)",
+     ("gdcourse.data.minibatches",)),
+    # through a re-export in a withheld module: followed to its definition
+    ("from gdcourse.data import linear_data", "from gdcourse.run import minibatches",
+     ("gdcourse.data.minibatches",)),
+    # the notebook's own cells use it: it stays (import, attribute, string, star import)
+    ("from gdcourse.data import linear_data, minibatches", "from gdcourse.data import minibatches",
+     ()),
+    ("import gdcourse.data as d\nd.minibatches", "from gdcourse.data import minibatches", ()),
+    ("import gdcourse.data as d\ngetattr(d, 'minibatches')", "from gdcourse.data import minibatches",
+     ()),
+    ("from gdcourse.data import *", "from gdcourse.data import minibatches", ()),
+    # a module of gdcourse that stays in the kernel uses it (the notebook needs gdcourse.run)
+    ("from gdcourse.run import train", "from gdcourse.data import minibatches", ()),
+    # other code of its module uses it (LinearRegression is a _Problem): it stays
+    ("from gdcourse.data import linear_data", "from gdcourse.data import _Problem", ()),
+])
+def test_which_names_are_withheld(visible, hidden, names):
+    found = sandbox.withholding(_notebook(visible, hidden))
+    assert found.names == names, found
+    assert "gdcourse.data" in found.reachable or "gdcourse.run" in found.reachable
+    assert sandbox.withheld_modules is sandbox.withholding  # the old name still works
+
+
+def test_a_withholding_refuses_bad_input():
+    with pytest.raises(TypeError, match="tuples of dotted names"):
+        sandbox.Withholding("gdcourse.optim", ())
+    with pytest.raises(ValueError, match="must be among withheld"):
+        sandbox.Withholding(("gdcourse.optim",), (), ("gdcourse.data.minibatches",))
+
+
+# A small package, named gdcourse as the stub writer expects, with compiled files beside it
+TOY = {
+    "__init__.py": "from gdcourse import a, b\n",
+    "a.py": '''"""A module with a reference in it."""
+import functools
+
+
+def helper(x):
+    return x + 1
+
+
+@functools.lru_cache
+def ref(n):
+    """SECRET-DOCSTRING"""
+    return n * 12345  # SECRET-BODY
+
+
+class Ref:
+    marker = "SECRET-CLASS"
+
+
+TABLE = {"SECRET-TABLE": 1}
+
+
+def after(x):
+    return helper(x) * 2
+''',
+    "b.py": "from gdcourse.a import ref\n\n\ndef uses_ref_later(n):\n    return ref(n)\n",
+}
+
+
+def _toy(tmp_path: Path) -> Path:
+    import compileall
+
+    package = tmp_path / "source" / "gdcourse"
+    package.mkdir(parents=True)
+    for name, text in TOY.items():
+        (package / name).write_text(text)
+    assert compileall.compile_dir(str(package), quiet=1)
+    assert {p.name.split(".")[0] for p in (package / "__pycache__").iterdir()} == {
+        "__init__", "a", "b"}
+    return package
+
+
+def test_the_stub_writer_cuts_single_names_out_of_a_package_copy(tmp_path):
+    package = _toy(tmp_path)
+    copy = sandbox.build_package(tmp_path / "shelf", ["gdcourse.b.ref", "gdcourse.a.Ref",
+                                                      "gdcourse.a.TABLE"], package=package)
+    # the re-export gdcourse.b.ref was followed to gdcourse.a.ref; nothing of the three is left
+    for path in copy.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [s for s in (b"SECRET", b"12345") if s in data], path
+    # a's compiled file is gone (it holds the original code), b's is kept
+    assert sorted(p.name.split(".")[0] for p in (copy / "__pycache__").iterdir()) == [
+        "__init__", "b"]
+    original, text = (package / "a.py").read_text(), (copy / "a.py").read_text()
+    assert len(text.splitlines()) == len(original.splitlines())  # lines keep their numbers
+    assert text.splitlines()[-2] == original.splitlines()[-2] == "def after(x):"
+    out = _run_in(tmp_path / "shelf", textwrap.dedent("""
+        import importlib, inspect, linecache
+        import gdcourse, gdcourse.a as a, gdcourse.b as b
+        print(a.helper(1), a.after(1), b.ref is a.ref, a.ref.__module__, a.ref.__name__)
+        for attempt in (lambda: a.ref(1), lambda: b.uses_ref_later(1), lambda: a.Ref(),
+                        lambda: a.Ref.marker, lambda: a.TABLE["SECRET-TABLE"],
+                        lambda: list(a.TABLE), lambda: importlib.reload(a).ref(1)):
+            try:
+                attempt()
+                print("reached")
+            except ImportError as error:
+                print(type(error).__name__, str(error).split(":")[0])
+        print("SECRET" in inspect.getsource(a) + "".join(linecache.getlines(a.__file__)))
+        class Mine(a.Ref):
+            pass
+        try:
+            Mine()
+        except ImportError as error:
+            print("subclass", type(error).__name__)
+    """))
+    lines = out.splitlines()
+    assert lines[0] == "2 4 True gdcourse.a ref"
+    assert lines[1:8] == ["WithheldError gdcourse.a.ref is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.Ref is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.TABLE is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.ref is withheld while grading"]
+    assert lines[8:] == ["False", "subclass WithheldError"]
+
+
+def test_the_stub_writer_refuses_what_it_cannot_cut_out(tmp_path):
+    package = _toy(tmp_path)
+    source = (package / "a.py").read_text()
+    with pytest.raises(ValueError, match=r"line \d+ of gdcourse.a uses 'helper'"):
+        sandbox.stub_names(source, "gdcourse.a", ["helper"])  # after() calls it
+    with pytest.raises(ValueError, match="does not define 'missing'"):
+        sandbox.stub_names(source, "gdcourse.a", ["missing"])
+    with pytest.raises(ValueError, match="binds 'x' more than once"):
+        sandbox.stub_names("x = 1\nx = 2\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match="cannot replace"):
+        sandbox.stub_names("try:\n    x = 1\nexcept ImportError:\n    pass\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match="another statement beside"):
+        sandbox.stub_names("x = 1; y = 2\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match=r"imported from gdcourse\.a\.ref"):
+        sandbox.stub_names(TOY["b.py"], "gdcourse.b", ["ref"])
+    with pytest.raises(TypeError, match="list of names"):
+        sandbox.stub_names(source, "gdcourse.a", "ref")
+    with pytest.raises(ValueError, match="not a name of a module of gdcourse"):
+        sandbox.origin_of("numpy.mean")
+    with pytest.raises(ValueError, match=r"line 2 of gdcourse\.a binds 'functools' in a way"):
+        sandbox.origin_of("gdcourse.a.functools", package)
+    with pytest.raises(ValueError, match=r"the kernel needs gdcourse\.grading whole"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.grading.check_close"])
+    with pytest.raises(ValueError, match="dotted module or name paths"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.data.mini batches"])
+    with pytest.raises(ValueError, match="not a package folder"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.a.ref"], package=tmp_path)
