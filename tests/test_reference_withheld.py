@@ -13,6 +13,7 @@ reference where it is reachable (the same code, run outside the sandbox).
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -526,3 +527,176 @@ def test_the_stub_writer_refuses_what_it_cannot_cut_out(tmp_path):
         sandbox.build_package(tmp_path / "k", ["gdcourse.data.mini batches"])
     with pytest.raises(ValueError, match="not a package folder"):
         sandbox.build_package(tmp_path / "k", ["gdcourse.a.ref"], package=tmp_path)
+
+
+def test_the_ch04_kernel_copy_holds_no_line_of_minibatches(tmp_path):
+    withholding = _withholding("ch04_minibatch")
+    copy = sandbox.build_package(tmp_path, list(withholding.withheld))
+    source = (sandbox.PACKAGE / "data.py").read_text()
+    definition = next(node for node in ast.parse(source).body
+                      if getattr(node, "name", None) == "minibatches")
+    body = [line.strip() for line in source.splitlines()[definition.lineno:definition.end_lineno]
+            if len(line.strip()) > 20]
+    assert len(body) > 10
+    for path in copy.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode(errors="replace")
+            assert not [line for line in body if line in text], path
+    assert "def minibatches" not in (copy / "data.py").read_text()
+    assert (copy / "losses.py").read_text() == (sandbox.PACKAGE / "losses.py").read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# ch04: students who answer question 1 with gdcourse.data.minibatches, through the real pipeline
+# ------------------------------------------------------------------------------------------------
+
+B = "ch04_minibatch"
+
+# Each route defines _find(), which looks for minibatches one way when the answer runs (so what
+# it meets in the kernel, a stub's error included, is the answer's error); DISARM first switches
+# the in-kernel guard off.
+STEAL = """
+def _run_as_module(code):
+    import sys, types
+    module = types.ModuleType("_stolen_data")
+    sys.modules["_stolen_data"] = module  # dataclasses look their module up
+    exec(code, module.__dict__)
+    return module.minibatches
+"""
+MINIBATCH_ROUTES = {
+    "direct-call": """
+import gdcourse.data
+def _find():
+    return gdcourse.data.minibatches
+""",
+    "from-import": """
+def _find():
+    from gdcourse.data import minibatches
+    return minibatches
+""",
+    "run-global": """
+def _find():
+    import sys
+    import gdcourse.run
+    return vars(sys.modules["gdcourse.run"]).get("minibatches") or gdcourse.run.minibatches
+""",
+    "getsource": """
+def _find():
+    import inspect
+    import gdcourse.data
+    return _run_as_module(compile(inspect.getsource(gdcourse.data), "data", "exec"))
+""",
+    "linecache": """
+def _find():
+    import linecache
+    import gdcourse.data
+    return _run_as_module(compile("".join(linecache.getlines(gdcourse.data.__file__)), "data",
+                                  "exec"))
+""",
+    "file-under-package": """
+def _find():
+    import glob, marshal, os
+    import gdcourse
+    folder = os.path.dirname(gdcourse.__file__)
+    for path in [*glob.glob(os.path.join(folder, "__pycache__", "data*.pyc")),
+                 os.path.join(folder, "data.py")]:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        return _run_as_module(marshal.loads(data[16:]) if path.endswith(".pyc")
+                              else compile(data, path, "exec"))
+""",
+    "reload": """
+def _find():
+    import importlib, sys
+    for name in [n for n in sys.modules if n in ("gdcourse", "gdcourse.data", "gdcourse.run")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    import gdcourse.data
+    return importlib.reload(gdcourse.data).minibatches
+""",
+    "walks-the-disk": """
+def _find():
+    import os, sys, time
+    end = time.monotonic() + 20
+    for root in [sys.prefix, sys.base_prefix, "/usr/lib", "/opt", "/work", "/tmp", "/root"]:
+        for folder, _, files in os.walk(root):
+            if time.monotonic() > end:
+                return None
+            if "data.py" in files and os.path.basename(folder) == "gdcourse":
+                path = os.path.join(folder, "data.py")
+                text = open(path, encoding="utf-8", errors="replace").read()
+                if "def minibatches(" in text:
+                    return _run_as_module(compile(text, path, "exec"))
+    return None
+""",
+}
+ANSWER = """
+def minibatch_indices(n_samples, batch_size, rng):
+    return [np.asarray(batch) for batch in _find()(n_samples, batch_size, rng)]
+"""
+OTHER_NAMES = """
+from gdcourse.data import LinearRegression, linear_data, two_class_data
+_X, _y = linear_data(5, seed=1)
+print("OTHER NAMES WORK", _X.shape, two_class_data(4)[1].shape,
+      LinearRegression(_X, _y).grad(np.zeros(2), np.arange(5)).shape)
+"""
+
+
+@pytest.mark.parametrize("route", list(MINIBATCH_ROUTES))
+def test_each_minibatch_route_finds_the_reference_where_it_is_reachable(route):
+    code = ("import numpy as np\n" + DISARM + STEAL + MINIBATCH_ROUTES[route] + ANSWER
+            + "print('FOUND', minibatch_indices(5, 2, np.random.default_rng(0)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert "FOUND [array([2, 4]), array([3, 0]), array([1])]" in run.stdout, run.stdout
+
+
+@pytest.fixture(scope="module")
+def graded_ch04(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class04")
+    honest = correct(B)
+    texts = {"honest": submission(B, honest),
+             "other-names": submission(B, {**honest,
+                                           "q1-answer": honest["q1-answer"] + OTHER_NAMES}),
+             "calls-the-reference": submission(
+                 B, {"q1-answer": ANSWERS[B]["q1-answer"]["calls the reference"]})}
+    texts |= {route: submission(B, {"q1-answer": DISARM + STEAL + code + ANSWER})
+              for route, code in MINIBATCH_ROUTES.items()}
+    for student, text in texts.items():
+        (folder / student).mkdir()
+        (folder / student / f"{B}.ipynb").write_text(text)
+    grading_dir = tmp_path_factory.mktemp("grading04")
+    results = grade(folder, [B], grading_dir, timeout=40, workers=2, echo=lambda _line: None)
+    return {"results": {r.student: r for r in results}, "dir": grading_dir}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", [*MINIBATCH_ROUTES, "calls-the-reference"])
+def test_a_ch04_student_who_answers_with_minibatches_scores_zero(graded_ch04, route):
+    result = graded_ch04["results"][route]
+    assert result.status == "graded", result.notes
+    assert result.questions["q1-tests"] == [0.0, 3.0], result.notes
+    notes = " | ".join(result.notes)
+    if route == "calls-the-reference":  # the in-kernel guard, left on, says so first
+        assert "q1-tests" in notes and "reference implementation" in notes, notes
+    elif route == "run-global":  # gdcourse.run is withheld whole in ch04
+        assert "gdcourse.run.minibatches is withheld while grading" in notes, notes
+    elif route == "walks-the-disk":  # no copy of the reference anywhere: nothing found
+        assert "q1-tests: TypeError" in notes, notes
+    else:  # what the route found is the stub
+        assert "gdcourse.data.minibatches is withheld while grading" in notes, notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["honest", "other-names"])
+def test_honest_ch04_students_keep_full_marks_with_minibatches_withheld(graded_ch04, student):
+    result = graded_ch04["results"][student]
+    assert (result.status, result.score, result.max_score) == ("graded", 11.0, 11.0), \
+        result.notes
+    assert result.notes == []
+    if student == "other-names":  # the rest of gdcourse.data works in the kernel
+        notebook = nbformat.read(graded_ch04["dir"] / "autograded" / student / B / f"{B}.ipynb", 4)
+        outputs = "\n".join(str(output.get("text", "")) for cell in notebook.cells
+                            for output in cell.get("outputs", []))
+        assert "OTHER NAMES WORK (5,) (4,) (2,)" in outputs, outputs
