@@ -44,14 +44,19 @@ What the kernel does not contain
 --------------------------------
 The reference implementations the hidden checks of an assignment forbid (``gdcourse.optim``,
 ``torch.optim``, what a question names in ``forbid=``) are withheld: the grader names them in
-the launcher's environment (:data:`WITHHELD_VARIABLE`, from :func:`withheld_modules`), and the
+the launcher's environment (:data:`WITHHELD_VARIABLE`, from :func:`withholding`), and the
 launcher mounts a copy of the package in which each is a stub (:func:`build_package`: every name
 raises "withheld while grading"), covers withheld third-party modules the same way
 (:func:`third_party_overlays`) and the base interpreter's unused site-packages with an empty
-folder (:func:`unused_site_packages`). Code in the kernel can switch off the in-kernel guard of
-:mod:`gdcourse.grading`; it cannot reach what is not there. Scores never come from the kernel
-(the checks run in the grader, :mod:`gdcourse.grader.check`); the sandbox protects everything
-outside the kernel and keeps the reference out of it.
+folder (:func:`unused_site_packages`). A forbidden module the notebook itself needs stays, but
+the names the hidden checks take from it as their reference (ch04: ``gdcourse.data.minibatches``)
+are withheld one by one: in the copy, the definition's lines are cut out of the module's source
+and the name bound to a stub that raises (:func:`stub_names`), so neither the module, its
+compiled file, a reload nor a module that imported the name holds the reference, and the rest
+of the module works (:func:`withholding` says which names). Code in the kernel can switch off
+the in-kernel guard of :mod:`gdcourse.grading`; it cannot reach what is not there. Scores never
+come from the kernel (the checks run in the grader, :mod:`gdcourse.grader.check`); the sandbox
+protects everything outside the kernel and keeps the reference out of it.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ import argparse
 import ast
 import atexit
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -94,13 +100,16 @@ __all__ = [
     "install_kernelspec",
     "ipc_address",
     "memory_cgroup",
+    "origin_of",
     "prepare_runtime",
     "remove_runtime",
+    "stub_names",
     "third_party_overlays",
     "time_budget",
     "unused_site_packages",
     "verify",
     "withheld_modules",
+    "withholding",
 ]
 
 
@@ -822,12 +831,23 @@ def stub_names(source: str, module: str, names: list[str] | tuple[str, ...]) -> 
 
 
 def _module_tree(module: str, package: Path) -> ast.Module | None:
+    """The parsed source of a module of ``package`` (None if it has none, or cannot be read)."""
     path = _package_file(module, package)
     if path is None:
         return None
     try:
-        return ast.parse(path.read_text(encoding="utf-8"))
-    except (SyntaxError, UnicodeDecodeError):
+        return _parsed(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, _mtime_ns: int) -> ast.Module | None:
+    """A file's syntax tree, parsed once per version (keyed by its modification time). The
+    trees are only read, never changed, so sharing them is safe."""
+    try:
+        return ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
         return None
 
 
