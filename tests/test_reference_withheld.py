@@ -700,3 +700,24 @@ def test_honest_ch04_students_keep_full_marks_with_minibatches_withheld(graded_c
         outputs = "\n".join(str(output.get("text", "")) for cell in notebook.cells
                             for output in cell.get("outputs", []))
         assert "OTHER NAMES WORK (5,) (4,) (2,)" in outputs, outputs
+
+
+def test_the_launcher_reports_a_name_it_cannot_withhold(tmp_path):
+    """A name whose module uses it elsewhere (``_Problem``: LinearRegression subclasses it)
+    cannot be cut out; the launcher says so, as the sandbox's error, and starts no kernel."""
+    connection = tmp_path / "connection.json"
+    connection.write_text(json.dumps({
+        "transport": "ipc", "ip": str(tmp_path / "kernel"), "shell_port": 1, "iopub_port": 2,
+        "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "k",
+        "signature_scheme": "hmac-sha256"}))
+    run = subprocess.run(
+        [sys.executable, str(Path(sandbox.__file__)), "-f", str(connection)],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GDCOURSE_SANDBOX_CGROUP": "0",
+             sandbox.WITHHELD_VARIABLE: "gdcourse.optim,gdcourse.data._Problem"})
+    assert run.returncode == 1, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"gdcourse sandbox: {sandbox.WITHHELD_VARIABLE}: "
+                           "gdcourse.data._Problem: line "), run.stderr
+    assert "uses '_Problem'" in run.stderr
+    assert not list(tmp_path.glob("package-*"))  # the half-built copy is removed

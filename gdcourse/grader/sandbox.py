@@ -475,8 +475,9 @@ def remove_runtime(runtime: Path) -> None:
 # Outside: the reference implementations withheld from the kernel
 # ------------------------------------------------------------------------------------------------
 
-#: The grader names the modules a kernel must not reach in this variable of the launcher's
-#: environment (comma-separated, set per notebook by :mod:`gdcourse.grader.execute`).
+#: The grader names the modules and single names a kernel must not reach in this variable of the
+#: launcher's environment (comma-separated, set per notebook by :mod:`gdcourse.grader.execute`
+#: from :attr:`Withholding.withheld`).
 WITHHELD_VARIABLE = "GDCOURSE_WITHHELD"
 #: What the questions forbid when they name nothing (``gdcourse.grading.REFERENCE_MODULES``).
 REFERENCE_MODULES = ("gdcourse.optim", "torch.optim")
@@ -1078,7 +1079,8 @@ def _withheld_names(forbidden: set[str], withheld: list[str], needed: set[str],
 
 
 def withheld_from_environment(environment: dict[str, str] | None = None) -> tuple[str, ...]:
-    """The modules :data:`WITHHELD_VARIABLE` names (in ``os.environ`` by default)."""
+    """The modules and single names :data:`WITHHELD_VARIABLE` names (in ``os.environ`` by
+    default)."""
     text = (os.environ if environment is None else environment).get(WITHHELD_VARIABLE, "")
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     for name in names:
@@ -1520,7 +1522,11 @@ def launch(connection_file: Path, limits: Limits) -> int:
         shelf = runtime.parent / f"package-{os.getpid()}"
         shutil.rmtree(shelf, ignore_errors=True)
         shelf.mkdir(mode=0o755)
-        package = build_package(shelf, withheld)
+        try:
+            package = build_package(shelf, withheld)
+        except ValueError as error:  # a name the stub writer cannot cut out: say which
+            shutil.rmtree(shelf, ignore_errors=True)
+            raise SandboxError(f"{WITHHELD_VARIABLE}: {error}") from None
         overlays = third_party_overlays(withheld, shelf / "withheld")
     connection_fd = os.open(connection_file, os.O_RDONLY)
     read_end, write_end = os.pipe()
