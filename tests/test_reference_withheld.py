@@ -629,6 +629,14 @@ def _find():
                     return _run_as_module(compile(text, path, "exec"))
     return None
 """,
+    "garbage-collector": """
+def _find():
+    import gc
+    import gdcourse.data
+    return next((o for o in gc.get_objects() if getattr(o, "__name__", None) == "minibatches"
+                 and "permutation" in getattr(getattr(o, "__code__", None), "co_names", ())),
+                None)
+""",
 }
 ANSWER = """
 def minibatch_indices(n_samples, batch_size, rng):
@@ -682,7 +690,7 @@ def test_a_ch04_student_who_answers_with_minibatches_scores_zero(graded_ch04, ro
         assert "q1-tests" in notes and "reference implementation" in notes, notes
     elif route == "run-global":  # gdcourse.run is withheld whole in ch04
         assert "gdcourse.run.minibatches is withheld while grading" in notes, notes
-    elif route == "walks-the-disk":  # no copy of the reference anywhere: nothing found
+    elif route in ("walks-the-disk", "garbage-collector"):  # no copy anywhere: nothing found
         assert "q1-tests: TypeError" in notes, notes
     else:  # what the route found is the stub
         assert "gdcourse.data.minibatches is withheld while grading" in notes, notes
