@@ -13,6 +13,7 @@ reference where it is reachable (the same code, run outside the sandbox).
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -349,3 +350,382 @@ def test_honest_students_keep_full_marks_with_the_reference_withheld(graded, ass
     result = graded[(assignment, "honest")]
     assert (result.status, result.score) == ("graded", result.max_score), result.notes
     assert result.notes == []
+
+
+# ------------------------------------------------------------------------------------------------
+# Single names: a name the checks take from a module the notebook needs (ch04's minibatches)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_ch04_withholds_the_reference_minibatches_by_name():
+    found = _withholding("ch04_minibatch")
+    assert found.reachable == ("gdcourse.data",)
+    assert found.names == ("gdcourse.data.minibatches",)
+    assert found.modules == ("gdcourse.optim", "gdcourse.run", "torch.optim")
+    assert found.withheld == found.modules + found.names  # what the sandbox is given
+    for number in (1, 2, 3, 5, 6, 7, 8, 9, 10):  # no other assignment needs a name withheld
+        assignment = next(p.name for p in (ROOT / "solutions").glob(f"ch{number:02d}_*"))
+        assert _withholding(assignment).names == (), assignment
+
+
+def _notebook(visible: str, hidden: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from gdcourse import grading\n" + visible),
+        nbformat.v4.new_code_cell(
+            "x = 1\n### BEGIN HIDDEN TESTS\n" + hidden + "\ngrading.guarded(f, 'f', forbid=("
+            "*grading.REFERENCE_MODULES, 'gdcourse.data', 'gdcourse.run'))\n"
+            "### END HIDDEN TESTS\n")])
+
+
+@pytest.mark.parametrize(("visible", "hidden", "names"), [
+    # the checks' reference, from a module the notebook needs: withheld by name
+    ("from gdcourse.data import linear_data", "from gdcourse.data import minibatches",
+     ("gdcourse.data.minibatches",)),
+    ("import gdcourse.data", "import gdcourse.data as d\nd.minibatches(3, 1, rng)",
+     ("gdcourse.data.minibatches",)),
+    # through a re-export in a withheld module: followed to its definition
+    ("from gdcourse.data import linear_data", "from gdcourse.run import minibatches",
+     ("gdcourse.data.minibatches",)),
+    # the notebook's own cells use it: it stays (import, attribute, string, star import)
+    ("from gdcourse.data import linear_data, minibatches", "from gdcourse.data import minibatches",
+     ()),
+    ("import gdcourse.data as d\nd.minibatches", "from gdcourse.data import minibatches", ()),
+    ("import gdcourse.data as d\ngetattr(d, 'minibatches')", "from gdcourse.data import minibatches",
+     ()),
+    ("from gdcourse.data import *", "from gdcourse.data import minibatches", ()),
+    # a module of gdcourse that stays in the kernel uses it (the notebook needs gdcourse.run)
+    ("from gdcourse.run import train", "from gdcourse.data import minibatches", ()),
+    # other code of its module uses it (LinearRegression is a _Problem): it stays
+    ("from gdcourse.data import linear_data", "from gdcourse.data import _Problem", ()),
+])
+def test_which_names_are_withheld(visible, hidden, names):
+    found = sandbox.withholding(_notebook(visible, hidden))
+    assert found.names == names, found
+    assert "gdcourse.data" in found.reachable or "gdcourse.run" in found.reachable
+    assert sandbox.withheld_modules is sandbox.withholding  # the old name still works
+
+
+def test_a_withholding_refuses_bad_input():
+    with pytest.raises(TypeError, match="tuples of dotted names"):
+        sandbox.Withholding("gdcourse.optim", ())
+    with pytest.raises(ValueError, match="must be among withheld"):
+        sandbox.Withholding(("gdcourse.optim",), (), ("gdcourse.data.minibatches",))
+
+
+# A small package, named gdcourse as the stub writer expects, with compiled files beside it
+TOY = {
+    "__init__.py": "from gdcourse import a, b\n",
+    "a.py": '''"""A module with a reference in it."""
+import functools
+
+
+def helper(x):
+    return x + 1
+
+
+@functools.lru_cache
+def ref(n):
+    """SECRET-DOCSTRING"""
+    return n * 12345  # SECRET-BODY
+
+
+class Ref:
+    marker = "SECRET-CLASS"
+
+
+TABLE = {"SECRET-TABLE": 1}
+
+
+def after(x):
+    return helper(x) * 2
+''',
+    "b.py": "from gdcourse.a import ref\n\n\ndef uses_ref_later(n):\n    return ref(n)\n",
+}
+
+
+def _toy(tmp_path: Path) -> Path:
+    import compileall
+
+    package = tmp_path / "source" / "gdcourse"
+    package.mkdir(parents=True)
+    for name, text in TOY.items():
+        (package / name).write_text(text)
+    assert compileall.compile_dir(str(package), quiet=1)
+    assert {p.name.split(".")[0] for p in (package / "__pycache__").iterdir()} == {
+        "__init__", "a", "b"}
+    return package
+
+
+def test_the_stub_writer_cuts_single_names_out_of_a_package_copy(tmp_path):
+    package = _toy(tmp_path)
+    copy = sandbox.build_package(tmp_path / "shelf", ["gdcourse.b.ref", "gdcourse.a.Ref",
+                                                      "gdcourse.a.TABLE"], package=package)
+    # the re-export gdcourse.b.ref was followed to gdcourse.a.ref; nothing of the three is left
+    for path in copy.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [s for s in (b"SECRET", b"12345") if s in data], path
+    # a's compiled file is gone (it holds the original code), b's is kept
+    assert sorted(p.name.split(".")[0] for p in (copy / "__pycache__").iterdir()) == [
+        "__init__", "b"]
+    original, text = (package / "a.py").read_text(), (copy / "a.py").read_text()
+    assert len(text.splitlines()) == len(original.splitlines())  # lines keep their numbers
+    assert text.splitlines()[-2] == original.splitlines()[-2] == "def after(x):"
+    out = _run_in(tmp_path / "shelf", textwrap.dedent("""
+        import importlib, inspect, linecache
+        import gdcourse, gdcourse.a as a, gdcourse.b as b
+        print(a.helper(1), a.after(1), b.ref is a.ref, a.ref.__module__, a.ref.__name__)
+        for attempt in (lambda: a.ref(1), lambda: b.uses_ref_later(1), lambda: a.Ref(),
+                        lambda: a.Ref.marker, lambda: a.TABLE["SECRET-TABLE"],
+                        lambda: list(a.TABLE), lambda: importlib.reload(a).ref(1)):
+            try:
+                attempt()
+                print("reached")
+            except ImportError as error:
+                print(type(error).__name__, str(error).split(":")[0])
+        print("SECRET" in inspect.getsource(a) + "".join(linecache.getlines(a.__file__)))
+        class Mine(a.Ref):
+            pass
+        try:
+            Mine()
+        except ImportError as error:
+            print("subclass", type(error).__name__)
+    """))
+    lines = out.splitlines()
+    assert lines[0] == "2 4 True gdcourse.a ref"
+    assert lines[1:8] == ["WithheldError gdcourse.a.ref is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.Ref is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.TABLE is withheld while grading"] * 2 + [
+        "WithheldError gdcourse.a.ref is withheld while grading"]
+    assert lines[8:] == ["False", "subclass WithheldError"]
+
+
+def test_the_stub_writer_refuses_what_it_cannot_cut_out(tmp_path):
+    package = _toy(tmp_path)
+    source = (package / "a.py").read_text()
+    with pytest.raises(ValueError, match=r"line \d+ of gdcourse.a uses 'helper'"):
+        sandbox.stub_names(source, "gdcourse.a", ["helper"])  # after() calls it
+    with pytest.raises(ValueError, match="does not define 'missing'"):
+        sandbox.stub_names(source, "gdcourse.a", ["missing"])
+    with pytest.raises(ValueError, match="binds 'x' more than once"):
+        sandbox.stub_names("x = 1\nx = 2\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match="cannot replace"):
+        sandbox.stub_names("try:\n    x = 1\nexcept ImportError:\n    pass\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match="another statement beside"):
+        sandbox.stub_names("x = 1; y = 2\n", "gdcourse.a", ["x"])
+    with pytest.raises(ValueError, match=r"imported from gdcourse\.a\.ref"):
+        sandbox.stub_names(TOY["b.py"], "gdcourse.b", ["ref"])
+    with pytest.raises(TypeError, match="list of names"):
+        sandbox.stub_names(source, "gdcourse.a", "ref")
+    with pytest.raises(ValueError, match="not a name of a module of gdcourse"):
+        sandbox.origin_of("numpy.mean")
+    with pytest.raises(ValueError, match=r"line 2 of gdcourse\.a binds 'functools' in a way"):
+        sandbox.origin_of("gdcourse.a.functools", package)
+    with pytest.raises(ValueError, match=r"the kernel needs gdcourse\.grading whole"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.grading.check_close"])
+    with pytest.raises(ValueError, match="dotted module or name paths"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.data.mini batches"])
+    with pytest.raises(ValueError, match="not a package folder"):
+        sandbox.build_package(tmp_path / "k", ["gdcourse.a.ref"], package=tmp_path)
+
+
+def test_the_ch04_kernel_copy_holds_no_line_of_minibatches(tmp_path):
+    withholding = _withholding("ch04_minibatch")
+    copy = sandbox.build_package(tmp_path, list(withholding.withheld))
+    source = (sandbox.PACKAGE / "data.py").read_text()
+    definition = next(node for node in ast.parse(source).body
+                      if getattr(node, "name", None) == "minibatches")
+    body = [line.strip() for line in source.splitlines()[definition.lineno:definition.end_lineno]
+            if len(line.strip()) > 20]
+    assert len(body) > 10
+    for path in copy.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode(errors="replace")
+            assert not [line for line in body if line in text], path
+    assert "def minibatches" not in (copy / "data.py").read_text()
+    assert (copy / "losses.py").read_text() == (sandbox.PACKAGE / "losses.py").read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# ch04: students who answer question 1 with gdcourse.data.minibatches, through the real pipeline
+# ------------------------------------------------------------------------------------------------
+
+B = "ch04_minibatch"
+
+# Each route defines _find(), which looks for minibatches one way when the answer runs (so what
+# it meets in the kernel, a stub's error included, is the answer's error); DISARM first switches
+# the in-kernel guard off.
+STEAL = """
+def _run_as_module(code):
+    import sys, types
+    module = types.ModuleType("_stolen_data")
+    sys.modules["_stolen_data"] = module  # dataclasses look their module up
+    exec(code, module.__dict__)
+    return module.minibatches
+"""
+MINIBATCH_ROUTES = {
+    "direct-call": """
+import gdcourse.data
+def _find():
+    return gdcourse.data.minibatches
+""",
+    "from-import": """
+def _find():
+    from gdcourse.data import minibatches
+    return minibatches
+""",
+    "run-global": """
+def _find():
+    import sys
+    import gdcourse.run
+    return vars(sys.modules["gdcourse.run"]).get("minibatches") or gdcourse.run.minibatches
+""",
+    "getsource": """
+def _find():
+    import inspect
+    import gdcourse.data
+    return _run_as_module(compile(inspect.getsource(gdcourse.data), "data", "exec"))
+""",
+    "linecache": """
+def _find():
+    import linecache
+    import gdcourse.data
+    return _run_as_module(compile("".join(linecache.getlines(gdcourse.data.__file__)), "data",
+                                  "exec"))
+""",
+    "file-under-package": """
+def _find():
+    import glob, marshal, os
+    import gdcourse
+    folder = os.path.dirname(gdcourse.__file__)
+    for path in [*glob.glob(os.path.join(folder, "__pycache__", "data*.pyc")),
+                 os.path.join(folder, "data.py")]:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        return _run_as_module(marshal.loads(data[16:]) if path.endswith(".pyc")
+                              else compile(data, path, "exec"))
+""",
+    "reload": """
+def _find():
+    import importlib, sys
+    for name in [n for n in sys.modules if n in ("gdcourse", "gdcourse.data", "gdcourse.run")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    import gdcourse.data
+    return importlib.reload(gdcourse.data).minibatches
+""",
+    "walks-the-disk": """
+def _find():
+    import os, sys, time
+    end = time.monotonic() + 20
+    for root in [sys.prefix, sys.base_prefix, "/usr/lib", "/opt", "/work", "/tmp", "/root"]:
+        for folder, _, files in os.walk(root):
+            if time.monotonic() > end:
+                return None
+            if "data.py" in files and os.path.basename(folder) == "gdcourse":
+                path = os.path.join(folder, "data.py")
+                text = open(path, encoding="utf-8", errors="replace").read()
+                if "def minibatches(" in text:
+                    return _run_as_module(compile(text, path, "exec"))
+    return None
+""",
+    "garbage-collector": """
+def _find():
+    import gc
+    import gdcourse.data
+    return next((o for o in gc.get_objects() if getattr(o, "__name__", None) == "minibatches"
+                 and "permutation" in getattr(getattr(o, "__code__", None), "co_names", ())),
+                None)
+""",
+}
+ANSWER = """
+def minibatch_indices(n_samples, batch_size, rng):
+    return [np.asarray(batch) for batch in _find()(n_samples, batch_size, rng)]
+"""
+OTHER_NAMES = """
+from gdcourse.data import LinearRegression, linear_data, two_class_data
+_X, _y = linear_data(5, seed=1)
+print("OTHER NAMES WORK", _X.shape, two_class_data(4)[1].shape,
+      LinearRegression(_X, _y).grad(np.zeros(2), np.arange(5)).shape)
+"""
+
+
+@pytest.mark.parametrize("route", list(MINIBATCH_ROUTES))
+def test_each_minibatch_route_finds_the_reference_where_it_is_reachable(route):
+    code = ("import numpy as np\n" + DISARM + STEAL + MINIBATCH_ROUTES[route] + ANSWER
+            + "print('FOUND', minibatch_indices(5, 2, np.random.default_rng(0)))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert "FOUND [array([2, 4]), array([3, 0]), array([1])]" in run.stdout, run.stdout
+
+
+@pytest.fixture(scope="module")
+def graded_ch04(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class04")
+    honest = correct(B)
+    texts = {"honest": submission(B, honest),
+             "other-names": submission(B, {**honest,
+                                           "q1-answer": honest["q1-answer"] + OTHER_NAMES}),
+             "calls-the-reference": submission(
+                 B, {"q1-answer": ANSWERS[B]["q1-answer"]["calls the reference"]})}
+    texts |= {route: submission(B, {"q1-answer": DISARM + STEAL + code + ANSWER})
+              for route, code in MINIBATCH_ROUTES.items()}
+    for student, text in texts.items():
+        (folder / student).mkdir()
+        (folder / student / f"{B}.ipynb").write_text(text)
+    grading_dir = tmp_path_factory.mktemp("grading04")
+    results = grade(folder, [B], grading_dir, timeout=40, workers=2, echo=lambda _line: None)
+    return {"results": {r.student: r for r in results}, "dir": grading_dir}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", [*MINIBATCH_ROUTES, "calls-the-reference"])
+def test_a_ch04_student_who_answers_with_minibatches_scores_zero(graded_ch04, route):
+    result = graded_ch04["results"][route]
+    assert result.status == "graded", result.notes
+    assert result.questions["q1-tests"] == [0.0, 3.0], result.notes
+    notes = " | ".join(result.notes)
+    if route == "calls-the-reference":  # the in-kernel guard, left on, says so first
+        assert "q1-tests" in notes and "reference implementation" in notes, notes
+    elif route == "run-global":  # gdcourse.run is withheld whole in ch04
+        assert "gdcourse.run.minibatches is withheld while grading" in notes, notes
+    elif route in ("walks-the-disk", "garbage-collector"):  # no copy anywhere: nothing found
+        assert "q1-tests: TypeError" in notes, notes
+    else:  # what the route found is the stub
+        assert "gdcourse.data.minibatches is withheld while grading" in notes, notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["honest", "other-names"])
+def test_honest_ch04_students_keep_full_marks_with_minibatches_withheld(graded_ch04, student):
+    result = graded_ch04["results"][student]
+    assert (result.status, result.score, result.max_score) == ("graded", 11.0, 11.0), \
+        result.notes
+    assert result.notes == []
+    if student == "other-names":  # the rest of gdcourse.data works in the kernel
+        notebook = nbformat.read(graded_ch04["dir"] / "autograded" / student / B / f"{B}.ipynb", 4)
+        outputs = "\n".join(str(output.get("text", "")) for cell in notebook.cells
+                            for output in cell.get("outputs", []))
+        assert "OTHER NAMES WORK (5,) (4,) (2,)" in outputs, outputs
+
+
+def test_the_launcher_reports_a_name_it_cannot_withhold(tmp_path):
+    """A name whose module uses it elsewhere (``_Problem``: LinearRegression subclasses it)
+    cannot be cut out; the launcher says so, as the sandbox's error, and starts no kernel."""
+    connection = tmp_path / "connection.json"
+    connection.write_text(json.dumps({
+        "transport": "ipc", "ip": str(tmp_path / "kernel"), "shell_port": 1, "iopub_port": 2,
+        "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": "k",
+        "signature_scheme": "hmac-sha256"}))
+    run = subprocess.run(
+        [sys.executable, str(Path(sandbox.__file__)), "-f", str(connection)],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GDCOURSE_SANDBOX_CGROUP": "0",
+             sandbox.WITHHELD_VARIABLE: "gdcourse.optim,gdcourse.data._Problem"})
+    assert run.returncode == 1, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"gdcourse sandbox: {sandbox.WITHHELD_VARIABLE}: "
+                           "gdcourse.data._Problem: line "), run.stderr
+    assert "uses '_Problem'" in run.stderr
+    assert not list(tmp_path.glob("package-*"))  # the half-built copy is removed

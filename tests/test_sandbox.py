@@ -108,6 +108,7 @@ def test_a_sandboxed_kernel_runs_and_holds(sandbox_environment, tmp_path):
                            [secret, ROOT / "solutions", ROOT / ".git"])
     assert found["visible"] == [] and found["network"] is False
     assert found["user"] != 0
+    assert found["withheld"] is True and found["withheld_name"] is True
 
 
 @pytest.mark.slow  # starts sandboxed kernels

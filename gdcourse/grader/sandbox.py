@@ -44,14 +44,19 @@ What the kernel does not contain
 --------------------------------
 The reference implementations the hidden checks of an assignment forbid (``gdcourse.optim``,
 ``torch.optim``, what a question names in ``forbid=``) are withheld: the grader names them in
-the launcher's environment (:data:`WITHHELD_VARIABLE`, from :func:`withheld_modules`), and the
+the launcher's environment (:data:`WITHHELD_VARIABLE`, from :func:`withholding`), and the
 launcher mounts a copy of the package in which each is a stub (:func:`build_package`: every name
 raises "withheld while grading"), covers withheld third-party modules the same way
 (:func:`third_party_overlays`) and the base interpreter's unused site-packages with an empty
-folder (:func:`unused_site_packages`). Code in the kernel can switch off the in-kernel guard of
-:mod:`gdcourse.grading`; it cannot reach what is not there. Scores never come from the kernel
-(the checks run in the grader, :mod:`gdcourse.grader.check`); the sandbox protects everything
-outside the kernel and keeps the reference out of it.
+folder (:func:`unused_site_packages`). A forbidden module the notebook itself needs stays, but
+the names the hidden checks take from it as their reference (ch04: ``gdcourse.data.minibatches``)
+are withheld one by one: in the copy, the definition's lines are cut out of the module's source
+and the name bound to a stub that raises (:func:`stub_names`), so neither the module, its
+compiled file, a reload nor a module that imported the name holds the reference, and the rest
+of the module works (:func:`withholding` says which names). Code in the kernel can switch off
+the in-kernel guard of :mod:`gdcourse.grading`; it cannot reach what is not there. Scores never
+come from the kernel (the checks run in the grader, :mod:`gdcourse.grader.check`); the sandbox
+protects everything outside the kernel and keeps the reference out of it.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ import argparse
 import ast
 import atexit
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -94,13 +100,16 @@ __all__ = [
     "install_kernelspec",
     "ipc_address",
     "memory_cgroup",
+    "origin_of",
     "prepare_runtime",
     "remove_runtime",
+    "stub_names",
     "third_party_overlays",
     "time_budget",
     "unused_site_packages",
     "verify",
     "withheld_modules",
+    "withholding",
 ]
 
 
@@ -227,12 +236,17 @@ for fd in os.listdir("/proc/self/fd"):
         pass
 found["pid1"] = open("/proc/1/cmdline", "rb").read().replace(b"\0", b" ").decode()
 found["environment"] = dict(os.environ)
-import numpy, gdcourse.optim
+import numpy, gdcourse.optim, gdcourse.data
 try:
     gdcourse.optim.Adam
     found["withheld"] = False
 except ImportError:
     found["withheld"] = True
+try:  # a single name: withheld, while the rest of its module works
+    gdcourse.data.minibatches(4, 2, numpy.random.default_rng(0))
+    found["withheld_name"] = False
+except ImportError:
+    found["withheld_name"] = len(gdcourse.data.linear_data(4, seed=0)[0]) == 4
 print(json.dumps(found))
 """
 
@@ -251,13 +265,19 @@ print(nb.cells[0].outputs[-1]["text"])
 """
 
 
+#: What :func:`verify` withholds from its kernel: a module and a single name.
+_CHECK_WITHHELD = "gdcourse.optim,gdcourse.data.minibatches"
+
+
 def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> dict:
     """Start a sandboxed kernel as the grader will (``environment`` must put the kernelspec
     on ``JUPYTER_PATH``) and check from inside that it holds: ``hidden`` paths do not exist,
     a TCP port this process listens on cannot be reached, the limits are set, the working
     folder is writable scratch space (nothing written there reaches the real folder), the
     kernel's standard streams lead to nothing of the grader's, PID 1 is not ``bwrap``, NumPy
-    and gdcourse import, and ``gdcourse.optim``, withheld for the check, cannot be reached.
+    and gdcourse import, ``gdcourse.optim``, withheld for the check, cannot be reached, and
+    neither can ``gdcourse.data.minibatches``, a single name withheld, while the rest of
+    ``gdcourse.data`` works.
     Raise :class:`SandboxError` if not; return what the kernel saw, with ``memory_bound``:
     how the sandbox's memory is bounded (:func:`memory_cgroup`)."""
     import socket
@@ -273,7 +293,7 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
             "PORT", str(listener.getsockname()[1]))
         try:
             run = subprocess.run([sys.executable, "-c", _RUN_PROBE, code, folder],
-                                 env={**environment, WITHHELD_VARIABLE: "gdcourse.optim"},
+                                 env={**environment, WITHHELD_VARIABLE: _CHECK_WITHHELD},
                                  capture_output=True, text=True, timeout=180,
                                  check=False)
         except subprocess.TimeoutExpired:
@@ -305,6 +325,9 @@ def verify(environment: dict[str, str], limits: Limits, hidden: list[Path]) -> d
                  if int(fd) <= 2 and not target.startswith(("pipe:", "/dev/null"))]
     if not found["withheld"]:
         problems.append("gdcourse.optim, withheld for the check, is reachable inside")
+    if not found.get("withheld_name"):
+        problems.append("gdcourse.data.minibatches, withheld for the check, is reachable "
+                        "inside (or the rest of gdcourse.data is not)")
     if "bwrap" in found["pid1"] or folder in found["pid1"]:
         problems.append(f"PID 1 inside shows the sandbox's command line: {found['pid1'][:200]}")
     if problems:
@@ -452,8 +475,9 @@ def remove_runtime(runtime: Path) -> None:
 # Outside: the reference implementations withheld from the kernel
 # ------------------------------------------------------------------------------------------------
 
-#: The grader names the modules a kernel must not reach in this variable of the launcher's
-#: environment (comma-separated, set per notebook by :mod:`gdcourse.grader.execute`).
+#: The grader names the modules and single names a kernel must not reach in this variable of the
+#: launcher's environment (comma-separated, set per notebook by :mod:`gdcourse.grader.execute`
+#: from :attr:`Withholding.withheld`).
 WITHHELD_VARIABLE = "GDCOURSE_WITHHELD"
 #: What the questions forbid when they name nothing (``gdcourse.grading.REFERENCE_MODULES``).
 REFERENCE_MODULES = ("gdcourse.optim", "torch.optim")
@@ -482,18 +506,97 @@ def __getattr__(name):
 _THIRD_PARTY_STUB = ('raise ImportError("{module} is withheld while grading: the grading kernel '
                      'does not contain the reference implementation of this question")\n')
 
+#: The module that makes the stubs of single withheld names, written into the kernel's copy only.
+_NAME_STUBS_MODULE = "_withheld"
+_NAME_STUBS = '''"""Stubs of single names withheld while grading (gdcourse.grader.sandbox.build_package).
+
+This file exists only in the grading kernel's copy of the package: there, the definition of each
+withheld name is replaced in its module's source by a call of :func:`withheld`.
+"""
+
+
+class WithheldError(ImportError):
+    """The grader keeps this reference implementation out of the kernel."""
+
+
+def _message(qualified):
+    return (f"{qualified} is withheld while grading: the grading kernel does not contain the "
+            "reference implementation of this question, so your function must compute the "
+            "answer itself")
+
+
+def _refuser(message):
+    def refuse(*args, **kwargs):
+        raise WithheldError(message)
+    return refuse
+
+
+def _no_attribute(message):
+    def getattr_(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        raise WithheldError(message)
+    return getattr_
+
+
+_PROTOCOL = ("__call__", "__iter__", "__next__", "__len__", "__getitem__", "__setitem__",
+             "__contains__", "__bool__", "__float__", "__int__", "__index__", "__complex__",
+             "__array__", "__enter__", "__fspath__", "__neg__", "__pos__", "__abs__",
+             "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+             "__truediv__", "__rtruediv__", "__floordiv__", "__pow__", "__matmul__",
+             "__rmatmul__", "__lt__", "__le__", "__gt__", "__ge__")
+
+
+def withheld(module, name, kind):
+    """The stub that stands for ``module.name`` (a "function", "class" or "value"): calling
+    it, instantiating it or using it raises :class:`WithheldError`."""
+    qualified = f"{module}.{name}"
+    message = _message(qualified)
+    if kind == "function":
+        stub = _refuser(message)
+        stub.__name__ = stub.__qualname__ = name
+        stub.__module__, stub.__doc__ = module, message
+        return stub
+    if kind == "class":
+        meta = type("WithheldClass", (type,), {"__call__": _refuser(message),
+                                               "__getattr__": _no_attribute(message)})
+        return meta(name, (), {"__module__": module, "__qualname__": name, "__doc__": message})
+    members = {method: _refuser(message) for method in _PROTOCOL}
+    members.update({"__module__": module, "__qualname__": name, "__doc__": message,
+                    "__getattr__": _no_attribute(message),
+                    "__repr__": lambda self: f"<{qualified}: withheld while grading>"})
+    return type(name, (), members)()
+'''
+
 
 @dataclass(frozen=True)
 class Withholding:
     """What the kernel of one assignment may not reach.
 
-    withheld   modules that are not in the kernel at all (stubs that raise instead)
+    withheld   what is not in the kernel at all (stubs that raise instead): modules, and single
+               names (``gdcourse.data.minibatches``) of modules that stay; this is what the
+               grader passes to the sandbox (:data:`WITHHELD_VARIABLE`)
     reachable  modules a hidden check forbids but the notebook itself needs (its own cells or
-               the visible tests import them): only the in-kernel guard stands in their way
+               the visible tests import them): in the kernel, apart from their withheld names;
+               for the rest of them only the in-kernel guard stands in the way
+    names      the single names among ``withheld``
     """
 
     withheld: tuple[str, ...]
     reachable: tuple[str, ...]
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for field in (self.withheld, self.reachable, self.names):
+            if isinstance(field, str) or not all(isinstance(name, str) for name in field):
+                raise TypeError(f"a Withholding holds tuples of dotted names, got {field!r}")
+        if not set(self.names) <= set(self.withheld):
+            raise ValueError(f"names {self.names} must be among withheld {self.withheld}")
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The modules among ``withheld``."""
+        return tuple(name for name in self.withheld if name not in self.names)
 
 
 def _forbid_value(node: ast.AST) -> list[str] | None:
@@ -595,8 +698,274 @@ def _parse(text: str) -> ast.AST | None:
         return None
 
 
-def withheld_modules(source_notebook, package: Path | None = None) -> Withholding:
-    """Which forbidden modules the kernel of an assignment can go without.
+# ---- single names: where a module defines one, and its source with a stub instead -------------
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
+           ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _load_time(node: ast.AST):
+    """``node`` and the nodes below it that run when it runs, not those of the functions,
+    classes and comprehensions it defines (their decorators, bases and defaults do run)."""
+    yield node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        children = [*node.decorator_list, *node.args.defaults,
+                    *(d for d in node.args.kw_defaults if d is not None)]
+        if node.returns is not None:
+            children.append(node.returns)
+    elif isinstance(node, ast.ClassDef):
+        children = [*node.decorator_list, *node.bases, *node.keywords]
+    elif isinstance(node, _SCOPES):
+        return
+    else:
+        children = list(ast.iter_child_nodes(node))
+    for child in children:
+        yield from _load_time(child)
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    """Whether the statement ``node`` binds ``name`` in its module's namespace as it runs."""
+    for inner in _load_time(node):
+        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and inner.name == name:
+            return True
+        if isinstance(inner, ast.Name) and inner.id == name and \
+                isinstance(inner.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(inner, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name.split(".")[0]) == name or alias.name == "*"
+                for alias in inner.names):
+            return True
+        if isinstance(inner, ast.ExceptHandler) and inner.name == name:
+            return True
+        if isinstance(inner, (ast.Global, ast.Nonlocal)) and name in inner.names:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """Where a module's source binds one name: the statement, its first and last line, and what
+    it binds ("function", "class", "value", or "import" of ``origin`` (module, name))."""
+
+    node: ast.stmt
+    first: int
+    last: int
+    kind: str
+    origin: tuple[str, str] | None = None
+
+
+def _definition(tree: ast.Module, module: str, name: str) -> _Definition:
+    """The one top-level statement of ``module`` (parsed as ``tree``) that binds ``name``.
+
+    Raises ValueError when the name is bound by no statement, by more than one, or by one the
+    stub writer cannot replace (inside an ``if`` or ``try``, several targets, a star import),
+    and when other code of the module that defines it uses the name: it would break with the
+    name withheld. (Modules that import it get the stub; :func:`withholding` leaves a name in
+    place when a module staying in the kernel mentions it.)"""
+    qualified = f"{module}.{name}"
+    binding = [node for node in tree.body if _binds(node, name)]
+    if not binding:
+        raise ValueError(f"{qualified}: {module} does not define {name!r} at its top level")
+    if len(binding) > 1:
+        raise ValueError(f"{qualified}: {module} binds {name!r} more than once (lines "
+                         f"{', '.join(str(node.lineno) for node in binding)}), so no one "
+                         "definition can be replaced by a stub")
+    node = binding[0]
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    origin = None
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+        kind = "function"
+    elif isinstance(node, ast.ClassDef) and node.name == name:
+        kind = "class"
+    elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+          and isinstance(node.targets[0], ast.Name)) or \
+            (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+             and node.value is not None):
+        kind = "value"
+    elif isinstance(node, ast.ImportFrom) and not node.level and node.module and \
+            all(alias.name != "*" for alias in node.names):  # gdcourse imports absolutely
+        kind = "import"
+        alias = next(a for a in node.names if (a.asname or a.name) == name)
+        origin = (node.module, alias.name)
+    else:
+        raise ValueError(f"{qualified}: line {node.lineno} of {module} binds {name!r} in a "
+                         "way the stub writer cannot replace (it replaces one top-level def, "
+                         "class, single assignment or import)")
+    for other in tree.body:  # no other statement may share the definition's lines
+        if other is not node and other.lineno <= node.end_lineno and other.end_lineno >= first:
+            raise ValueError(f"{qualified}: line {other.lineno} of {module} holds another "
+                             "statement beside the definition")
+    for other in tree.body:  # (a module that imports the name gets the stub: its own affair)
+        if other is node or kind == "import":
+            continue
+        for inner in ast.walk(other):
+            if isinstance(inner, ast.Name) and inner.id == name:
+                raise ValueError(
+                    f"{qualified}: line {inner.lineno} of {module} uses {name!r}, which "
+                    "would break with the name withheld (withhold the module, or move that "
+                    "use out of the package)")
+    return _Definition(node, first, node.end_lineno, kind, origin)
+
+
+def stub_names(source: str, module: str, names: list[str] | tuple[str, ...]) -> str:
+    """``source``, the text of ``module``, with the definition of each of ``names`` (a top-level
+    def, class or single assignment) replaced by a stub from the kernel copy's helper module:
+    one line ``name = withheld(module, name, kind)``, then blank lines, so that every other line
+    keeps its number (tracebacks from the module still point at the right lines). Raises
+    ValueError for a name :func:`_definition` cannot replace, or one that is imported (its
+    origin is to be withheld instead: :func:`origin_of`)."""
+    if isinstance(names, str):
+        raise TypeError("names must be a list of names, not one string")
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    for name in sorted(set(names), key=lambda n: -_definition(tree, module, n).first):
+        found = _definition(tree, module, name)
+        if found.kind == "import":
+            raise ValueError(f"{module}.{name} is imported from {'.'.join(found.origin)}: "
+                             "withhold that name instead")
+        stub = (f"{name} = __import__({f'gdcourse.{_NAME_STUBS_MODULE}'!r}, "
+                f"fromlist=['withheld']).withheld({module!r}, {name!r}, {found.kind!r})"
+                f"  # withheld while grading\n")
+        lines[found.first - 1:found.last] = [stub] + ["\n"] * (found.last - found.first)
+    return "".join(lines)
+
+
+def _module_tree(module: str, package: Path) -> ast.Module | None:
+    """The parsed source of a module of ``package`` (None if it has none, or cannot be read)."""
+    path = _package_file(module, package)
+    if path is None:
+        return None
+    try:
+        return _parsed(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, _mtime_ns: int) -> ast.Module | None:
+    """A file's syntax tree, parsed once per version (keyed by its modification time). The
+    trees are only read, never changed, so sharing them is safe."""
+    try:
+        return ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return None
+
+
+def origin_of(qualified: str, package: Path | None = None) -> str:
+    """Where the name ``qualified`` (``gdcourse.module.name``) is defined: itself, or, when its
+    module imports it from another module of ``gdcourse`` (a re-export such as ``from
+    gdcourse.data import minibatches`` in ``gdcourse.run``), that module's name, followed to
+    its definition. Raises ValueError when it is not a name of a module of ``gdcourse`` (or
+    comes from outside the package, whose names the sandbox cannot withhold one by one)."""
+    package = Path(package) if package is not None else PACKAGE
+    seen: list[str] = []
+    while True:
+        module, _, name = qualified.rpartition(".")
+        if not module.startswith("gdcourse") or module.split(".")[0] != "gdcourse" or not name:
+            raise ValueError(f"{qualified} is not a name of a module of gdcourse")
+        if qualified in seen:
+            raise ValueError(f"{seen[0]}: imports go round in a circle ({' -> '.join(seen)})")
+        seen.append(qualified)
+        tree = _module_tree(module, package)
+        if tree is None:
+            raise ValueError(f"{qualified}: {module} is not a module of gdcourse")
+        found = _definition(tree, module, name)
+        if found.kind != "import":
+            return qualified
+        qualified = ".".join(found.origin)
+        if _package_file(qualified, package) is not None:
+            raise ValueError(f"{seen[0]} is the module {qualified}: withhold it as a module")
+
+
+def _is_module(name: str, package: Path) -> bool:
+    return name == "gdcourse" or _package_file(name, package) is not None
+
+
+def _split_withheld(withheld: list[str] | tuple[str, ...], package: Path,
+                    ) -> tuple[list[str], dict[str, list[str]]]:
+    """The ``gdcourse`` entries of ``withheld`` as (modules, {module: names}): an entry whose
+    parent is a module of the package that binds its last part at the top level is a name
+    (followed to its definition, :func:`origin_of`), any other a module. Names inside a
+    module that is withheld whole are covered by it."""
+    modules, names = [], {}
+    for entry in withheld:
+        if entry.split(".")[0] != "gdcourse":
+            continue
+        parent, _, last = entry.rpartition(".")
+        tree = None if _is_module(entry, package) or not parent else _module_tree(parent,
+                                                                                  package)
+        if tree is None or not any(_binds(node, last) for node in tree.body):
+            modules.append(entry)
+            continue
+        origin = entry if parent in KERNEL_MODULES else origin_of(entry, package)
+        module, _, name = origin.rpartition(".")
+        if module in KERNEL_MODULES:
+            raise ValueError(f"cannot withhold {entry}: the kernel needs {module} whole")
+        names.setdefault(module, [])
+        if name not in names[module]:
+            names[module].append(name)
+    inside = {module: found for module, found in names.items()
+              if not any(module == m or module.startswith(m + ".") for m in modules)}
+    return modules, inside
+
+
+# ---- the references a notebook's checks take, and the names its own code uses -----------------
+
+def _references(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """The dotted names ``tree`` reaches through its imports (``from a import b`` gives
+    ``a.b``; ``import a.b as x`` then ``x.c.d`` gives ``a.b.c`` and ``a.b.c.d``; ``from a import
+    *`` gives ``a.*``), and the string constants it holds (a name may be looked up by string)."""
+    bound: dict[str, str] = {}
+    found: set[str] = set()
+    strings: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    bound[alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                found.add(f"{node.module}.{alias.name}")
+                if alias.name != "*":
+                    bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.add(node.value)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        chain = []
+        inner: ast.AST = node
+        while isinstance(inner, ast.Attribute):
+            chain.append(inner.attr)
+            inner = inner.value
+        if isinstance(inner, ast.Name) and inner.id in bound:
+            dotted = bound[inner.id]
+            for attribute in reversed(chain):
+                dotted = f"{dotted}.{attribute}"
+                found.add(dotted)
+    return found, strings
+
+
+def _identifiers(tree: ast.AST) -> set[str]:
+    """Every identifier and string constant of ``tree``: what may use a name of another module."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.update({node.name.split(".")[-1], node.asname or ""})
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found
+
+
+def withholding(source_notebook, package: Path | None = None) -> Withholding:
+    """What the kernel of an assignment goes without: forbidden modules, and single names.
 
     ``source_notebook`` is the assignment's source notebook (nbformat, from ``solutions/``).
     Forbidden: every module named by a guard call of its tests, visible or hidden (``grading.guarded``,
@@ -604,10 +973,23 @@ def withheld_modules(source_notebook, package: Path | None = None) -> Withholdin
     module its cells import outside the hidden tests (the released notebook's cells, the
     visible tests, the solutions), the modules of ``gdcourse`` those import as they load, and
     :data:`KERNEL_MODULES`. Withheld: forbidden, not needed and no parent of a needed one.
+
+    A forbidden module the notebook needs stays (``reachable``), but the names the hidden
+    checks take from it are their reference (ch04: ``from gdcourse.data import minibatches``
+    beside ``forbid=(..., "gdcourse.data")``), and each is withheld on its own, followed to
+    where it is defined (:func:`origin_of`), unless the kernel may need it: the notebook's own
+    cells use it (an import, ``module.name``, or the name as a string), a module of
+    ``gdcourse`` that stays in the kernel mentions it, or other code of its module uses it
+    (:func:`_definition`). The same rules apply to a name the hidden checks reach through a
+    re-export in a withheld module (``gdcourse.run.minibatches``). Only names of ``gdcourse``
+    are withheld one by one: the sandbox rewrites its copy of the package, not third-party ones.
     ``package`` is the ``gdcourse`` folder whose imports are followed (this one by default)."""
     package = Path(package) if package is not None else PACKAGE
     forbidden: set[str] = set()
     needed: set[str] = set(KERNEL_MODULES)
+    taken: set[str] = set()  # what the hidden checks reach through their imports
+    used: set[str] = set()  # ... and what the notebook's own cells do
+    strings: set[str] = set()
     for cell in source_notebook.cells:
         if cell.get("cell_type") != "code":
             continue
@@ -616,27 +998,89 @@ def withheld_modules(source_notebook, package: Path | None = None) -> Withholdin
         visible_tree, hidden_tree = _parse(visible), _parse(hidden)
         if visible_tree is not None:
             needed |= _imported(visible_tree)
+            references, constants = _references(visible_tree)
+            used |= references
+            strings |= constants
+        if hidden_tree is not None:
+            taken |= _references(hidden_tree)[0]
         for tree in (visible_tree, hidden_tree):  # a guard in a visible test forbids as much
             if tree is not None:
                 forbidden |= _forbidden(tree)
-    queue = [name for name in needed if name.startswith("gdcourse.")]
-    while queue:  # the modules of gdcourse that the needed ones import as they load
-        path = _package_file(queue.pop(), package)
-        if path is None:
-            continue
-        for name in _imported(ast.parse(path.read_text(encoding="utf-8")), top_level_only=True):
-            if name.split(".")[0] == "gdcourse" and name not in needed:
-                needed.add(name)
-                queue.append(name)
+    needed |= _loaded(needed, package)
     withheld, reachable = [], []
     for module in sorted(forbidden):
         inside = any(name == module or name.startswith(module + ".") for name in needed)
         (reachable if inside else withheld).append(module)
-    return Withholding(tuple(withheld), tuple(reachable))
+    names = _withheld_names(forbidden, withheld, needed, taken, used, strings, package)
+    return Withholding(tuple(withheld + names), tuple(reachable), tuple(names))
+
+
+#: The name this function had when it withheld modules only.
+withheld_modules = withholding
+
+
+def _loaded(modules: set[str], package: Path, *, with_init: bool = False) -> set[str]:
+    """The modules of ``gdcourse`` that ``modules`` import as they load, and so on. The
+    package's ``__init__`` (which imports most modules) is followed only ``with_init``: a
+    needed module needs it to run, not to hold what it imports (those may be stubs)."""
+    found: set[str] = set()
+    queue = [name for name in modules if name.startswith("gdcourse.")]
+    if with_init:
+        queue.append("gdcourse")
+    while queue:
+        tree = _module_tree(queue.pop(), package)
+        for name in _imported(tree, top_level_only=True) if tree is not None else ():
+            if name.split(".")[0] == "gdcourse" and name != "gdcourse" \
+                    and name not in modules | found:
+                found.add(name)
+                queue.append(name)
+    return found
+
+
+def _withheld_names(forbidden: set[str], withheld: list[str], needed: set[str],
+                    taken: set[str], used: set[str], strings: set[str],
+                    package: Path) -> list[str]:
+    """The names of :func:`withholding` (its docstring says which)."""
+    def gone(module: str) -> bool:  # withheld as a module, or inside one
+        return any(module == m or module.startswith(m + ".") for m in withheld)
+
+    def origin(qualified: str) -> str | None:
+        try:
+            return origin_of(qualified, package)
+        except ValueError:
+            return None
+
+    # what stays in the kernel and may mention a name: what is needed and what gdcourse's
+    # own __init__ loads, except what is withheld whole
+    staying = {m for m in needed | _loaded(needed, package, with_init=True)
+               if m.split(".")[0] == "gdcourse" and not gone(m) and _is_module(m, package)}
+    mentioned: dict[str, set[str]] = {}
+    for module in staying:
+        tree = _module_tree(module, package)
+        mentioned[module] = _identifiers(tree) if tree is not None else set()
+    used_origins = {found for name in used if name.startswith("gdcourse.")
+                    for found in [origin(name)] if found is not None}
+    names: list[str] = []
+    for reference in sorted(taken):
+        module, _, name = reference.rpartition(".")
+        if module not in forbidden or name == "*" or _is_module(reference, package) \
+                or module.split(".")[0] != "gdcourse":
+            continue
+        qualified = origin(reference)
+        if qualified is None or qualified in names:
+            continue
+        home, _, name = qualified.rpartition(".")
+        if gone(home) or qualified in used_origins or reference in used or \
+                f"{home}.*" in used or name in strings or \
+                any(name in mentioned[m] for m in staying if m != home):
+            continue
+        names.append(qualified)
+    return names
 
 
 def withheld_from_environment(environment: dict[str, str] | None = None) -> tuple[str, ...]:
-    """The modules :data:`WITHHELD_VARIABLE` names (in ``os.environ`` by default)."""
+    """The modules and single names :data:`WITHHELD_VARIABLE` names (in ``os.environ`` by
+    default)."""
     text = (os.environ if environment is None else environment).get(WITHHELD_VARIABLE, "")
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     for name in names:
@@ -649,40 +1093,73 @@ def withheld_from_environment(environment: dict[str, str] | None = None) -> tupl
     return names
 
 
-def build_package(destination: Path, withheld: tuple[str, ...] | list[str]) -> Path:
-    """A copy of the ``gdcourse`` package in ``destination/gdcourse`` in which each withheld
-    module of ``gdcourse`` is a stub: importing it works (``import gdcourse`` imports its
-    modules), reading any of its names raises ``WithheldError`` (an ImportError) saying it is
-    withheld while grading. Neither the source nor the ``__pycache__`` files of a withheld
-    module are copied; the others keep theirs (``copy2`` keeps them valid). The sandbox mounts
+def build_package(destination: Path, withheld: tuple[str, ...] | list[str],
+                  package: Path | None = None) -> Path:
+    """A copy of the ``gdcourse`` package in ``destination/gdcourse`` without what is withheld.
+
+    Each withheld *module* of ``gdcourse`` is a stub: importing it works (``import gdcourse``
+    imports its modules), reading any of its names raises ``WithheldError`` (an ImportError)
+    saying it is withheld while grading. Each withheld *name* (``gdcourse.data.minibatches``:
+    an entry whose parent module defines it) is cut out of its module's source in the copy: the
+    definition's lines become one line that binds the name to a stub (:func:`stub_names`),
+    which raises the same error when called, instantiated or used, while every other name of
+    the module keeps working. A name re-exported by another module (``from gdcourse.data import
+    minibatches`` in ``gdcourse.run``) is followed to its definition (:func:`origin_of`); the
+    re-exporting modules then import the stub, as does ``importlib.reload``.
+
+    Why rewriting the source and not, say, deleting the attribute after import: the kernel can
+    read every file of its copy (``inspect.getsource``, ``linecache``, the file path itself,
+    a reload), so the reference must not be in any of them. Neither the source nor the
+    ``__pycache__`` files of a withheld or rewritten module are copied (a ``.pyc`` holds the
+    original code); the others keep theirs (``copy2`` keeps them valid). The sandbox mounts
     this copy where the package is, so that no code in the kernel can reach the reference: it
-    is not in the kernel's file system. Returns the copy."""
+    is not in the kernel's file system. ``package`` is the folder copied (this package by
+    default; a test's small ``gdcourse``). Returns the copy."""
     if isinstance(withheld, str):
         raise TypeError("withheld must be a list of module names, not one string")
+    source = Path(package) if package is not None else PACKAGE
+    if not (source / "__init__.py").is_file():
+        raise ValueError(f"{source} is not a package folder (it has no __init__.py)")
+    for entry in withheld:
+        if not isinstance(entry, str) or not all(part.isidentifier()
+                                                 for part in entry.split(".")):
+            raise ValueError(f"withheld must hold dotted module or name paths, got {entry!r}")
     ours = [name for name in withheld if name == "gdcourse" or name.startswith("gdcourse.")]
     if "gdcourse" in ours:
         raise ValueError("withheld cannot name the whole gdcourse package: the kernel needs "
                          "gdcourse.grading and gdcourse.grader.kernel_side")
+    modules, names = _split_withheld(ours, source)
+    rewritten = {}
+    for module, found in names.items():
+        path = _package_file(module, source)
+        rewritten[path] = stub_names(path.read_text(encoding="utf-8"), module, found)
+    if names and (source / f"{_NAME_STUBS_MODULE}.py").exists():
+        raise ValueError(f"gdcourse has a module {_NAME_STUBS_MODULE}: the stubs of withheld "
+                         "names need that name")
     copy = Path(destination) / "gdcourse"
-    stubs = {PACKAGE.joinpath(*name.split(".")[1:]) for name in ours}
-    files = {stub.with_suffix(".py") for stub in stubs}
+    stubs = {source.joinpath(*name.split(".")[1:]) for name in modules}
+    files = {stub.with_suffix(".py") for stub in stubs} | set(rewritten)
 
-    def leave_out(folder: str, names: list[str]) -> set[str]:
+    def leave_out(folder: str, entries: list[str]) -> set[str]:
         here = Path(folder)
-        out = {name for name in names if here / name in stubs or here / name in files}
+        out = {name for name in entries if here / name in stubs or here / name in files}
         if here.name == "__pycache__":
             stems = {path.stem for path in files if path.parent == here.parent}
-            out |= {name for name in names if name.split(".")[0] in stems}
+            out |= {name for name in entries if name.split(".")[0] in stems}
         return out
 
-    shutil.copytree(PACKAGE, copy, ignore=leave_out, copy_function=shutil.copy2)
-    for name in ours:
+    shutil.copytree(source, copy, ignore=leave_out, copy_function=shutil.copy2)
+    for name in modules:
         relative = Path(*name.split(".")[1:])
         target = copy / relative.with_suffix(".py")
-        if (PACKAGE / relative).is_dir():
+        if (source / relative).is_dir():
             target = copy / relative / "__init__.py"
             target.parent.mkdir(exist_ok=True)
         target.write_text(_STUB.format(module=name), encoding="utf-8")
+    for path, text in rewritten.items():
+        (copy / path.relative_to(source)).write_text(text, encoding="utf-8")
+    if names:
+        (copy / f"{_NAME_STUBS_MODULE}.py").write_text(_NAME_STUBS, encoding="utf-8")
     return copy
 
 
@@ -1045,7 +1522,11 @@ def launch(connection_file: Path, limits: Limits) -> int:
         shelf = runtime.parent / f"package-{os.getpid()}"
         shutil.rmtree(shelf, ignore_errors=True)
         shelf.mkdir(mode=0o755)
-        package = build_package(shelf, withheld)
+        try:
+            package = build_package(shelf, withheld)
+        except ValueError as error:  # a name the stub writer cannot cut out: say which
+            shutil.rmtree(shelf, ignore_errors=True)
+            raise SandboxError(f"{WITHHELD_VARIABLE}: {error}") from None
         overlays = third_party_overlays(withheld, shelf / "withheld")
     connection_fd = os.open(connection_file, os.O_RDONLY)
     read_end, write_end = os.pipe()
