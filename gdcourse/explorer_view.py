@@ -784,17 +784,49 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
             urls.append(_data_url(encode(piece)))
         return table[digest]
 
+    def drawn_pixels(hidden=()) -> tuple[np.ndarray, np.ndarray]:
+        """The picture with and without its moving artists, the browser's and ``hidden`` left
+        out (a background drawn without ``hidden`` is not kept for later draws)."""
+        for artist in (*drawn, *hidden):
+            artist.set_visible(False)
+        try:
+            return explorer.live_pixels(background=True)
+        finally:
+            for artist in (*drawn, *hidden):
+                artist.set_visible(True)
+            if hidden:
+                explorer._kept_backgrounds.pop(explorer._view_state(), None)
+                explorer._background_view = None
+
+    # The left panel (the contour map: most of a draw's time) changes with fewer controls than
+    # the right one (a steps slider moves the loss panel's axis only): its columns are drawn
+    # once per state of the left panel and reused, the new state drawn without the contour map
+    # (its collections and images, clipped to the panel). Checked once per left state against
+    # a whole draw.
+    left_drawn: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    left_checked: set = set()
+
     def layer_pictures() -> tuple[int, int, int]:
         view = explorer._view_state()
         if view not in view_layers:
-            for artist in drawn:
-                artist.set_visible(False)
-            try:
-                over, behind = explorer.live_pixels(background=True)
-            finally:
-                for artist in drawn:
-                    artist.set_visible(True)
             split = explorer.panel_split()
+            left_state = (*view[:2], view[2])
+            if left_state not in left_drawn:
+                over, behind = drawn_pixels()
+                left_drawn[left_state] = (over[:, :split].copy(), behind[:, :split].copy())
+            else:
+                costly = [a for a in (*axes[0].collections, *axes[0].images) if a.get_visible()]
+                over, behind = drawn_pixels(costly)
+                if left_state not in left_checked:
+                    whole = drawn_pixels()
+                    if not (np.array_equal(whole[0][:, split:], over[:, split:])
+                            and np.array_equal(whole[1][:, split:], behind[:, split:])
+                            and np.array_equal(whole[0][:, :split], left_drawn[left_state][0])):
+                        raise RuntimeError("the left panel's drawing reaches into the right "
+                                           "one: its columns cannot be reused")
+                    left_checked.add(left_state)
+                over = np.concatenate([left_drawn[left_state][0], over[:, split:]], axis=1)
+                behind = np.concatenate([left_drawn[left_state][1], behind[:, split:]], axis=1)
             view_layers[view] = (
                 stored(behind[:, :split], backgrounds, background_urls, _background_png),
                 stored(behind[:, split:], backgrounds, background_urls, _background_png),

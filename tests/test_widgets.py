@@ -422,6 +422,7 @@ from gdcourse.explorer_view import (  # noqa: E402
     BUDGET_BYTES,
     CLIP_PIXELS,
     PIXEL_STEPS,
+    _layer_entry,
     compose,
     decode_pieces,
     decode_png,
@@ -563,6 +564,43 @@ def diverging_settings(explorer, view) -> list[dict]:
                 break
     assert found, "no run of the view diverges within its steps"
     return found
+
+
+@pytest.mark.parametrize("name", DRAWN_VIEWS)
+def test_drawn_view_backgrounds_are_the_live_picture(name):
+    """Under the browser's paths, the page stacks a background per panel and a foreground:
+    for settings of the base layer (a new loss, a new steps axis) they are the live widget's
+    picture without those paths; the contour map is drawn once per loss and reused."""
+    explorer, view = book_view(name)
+    data = view["data"]
+    controls = explorer.view_controls()
+    base = [controls[i] for i in data["layers"][0]["controls"]]
+    live = BOOK_EXPLORERS[name](static=False)
+    live.loss_limits = explorer.view_loss_limits
+    start = start_indices(explorer, view)
+    settings = [start, {**start, **{c.name: 0 for c in base}},
+                {**start, **{c.name: len(c.values) - 1 for c in base}},
+                {**start, **{c.name: len(c.values) // 2 for c in base}}]
+    drawn = ((*live.lines, *live.heads, *live.loss_lines) if name == "comparison"
+             else (live.path, live.gd_path, live.curve, live.gd_curve))
+    for indices in settings:
+        live.update(**{c.name: c.values[indices[c.name]] for c in controls})
+        for artist in drawn:
+            artist.set_visible(False)
+        try:
+            expected = live.live_pixels()
+        finally:
+            for artist in drawn:
+                artist.set_visible(True)
+        entry, _ = _layer_entry(data, data["layers"][0], indices)
+        picture = np.concatenate([decode_png(data["backgrounds"][entry[0]]),
+                                  decode_png(data["backgrounds"][entry[1]])], axis=1)
+        top = decode_png(data["foregrounds"][entry[2]])
+        opaque = top[..., 3] > 0
+        picture[opaque] = top[opaque]
+        assert picture.shape[:2] == expected.shape[:2]
+        assert np.array_equal(picture[..., :3][~opaque], expected[~opaque])
+        assert np.abs(picture[..., :3][opaque].astype(int) - expected[opaque]).mean() < 4
 
 
 def test_comparison_view_has_every_control_of_the_live_widget():
