@@ -211,14 +211,15 @@ def _log_limits(values: np.ndarray) -> tuple[float, float]:
     return 10.0 ** np.floor(np.log10(low / 1.6)), 10.0 ** np.ceil(np.log10(high * 1.6))
 
 
-_AXIS_ENDS = (1, 1.5, 2, 3, 4, 5, 7)
+_AXIS_ENDS = (1, 1.5, 2, 3, 4, 5, 6, 7)
 
 
 def _steps_axis_end(steps: int) -> int:
-    """The right end of a step axis: ``steps`` rounded up to 1, 1.5, 2, 3, 4, 5 or 7 times a
-    power of ten (450 → 500, 61 → 70, 101 → 150), so moving a steps slider by one mostly keeps
-    the axis as it is. A run fills at least two thirds of the axis (101 of 150, 201 of 300),
-    and between 10 and 500 steps there are 13 axes, which a static view draws once each."""
+    """The right end of a step axis: ``steps`` rounded up to 1, 1.5, 2, 3, 4, 5, 6 or 7 times
+    a power of ten (450 → 500, 61 → 70, 101 → 150; 60 stays 60), so moving a steps slider by
+    one mostly keeps the axis as it is. A run fills at least two thirds of the axis (101 of
+    150, 201 of 300), and between 10 and 500 steps there are 14 axes, which a static view
+    draws once each."""
     if steps <= 1:
         return 1
     power = 10 ** int(np.floor(np.log10(steps)))

@@ -656,9 +656,9 @@ def test_steps_axis_keeps_two_thirds_filled_with_few_axes():
     ends = [_steps_axis_end(steps) for steps in range(1, 1001)]
     assert all(end >= steps for steps, end in enumerate(ends, start=1))
     assert min(steps / end for steps, end in enumerate(ends, start=1)) >= 2 / 3 - 1e-9
-    assert sorted(set(ends[9:500])) == [10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 400,
-                                        500]
-    assert ends[449] == 500 and ends[60] == 70  # 450 -> 500, 61 -> 70
+    assert sorted(set(ends[9:500])) == [10, 15, 20, 30, 40, 50, 60, 70, 100, 150, 200, 300,
+                                        400, 500]
+    assert ends[449] == 500 and ends[60] == 70 and ends[59] == 60  # 450 -> 500, 61 -> 70
 
 
 def test_piece_steps_cut_a_clipped_line_at_any_step():
