@@ -158,9 +158,10 @@ def run(repeats: int = 15) -> list[dict]:
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if "frames" in view:  # frames swapped (explorer_view.build_view)
             shape = {"frames": len(view["frames"]), "backgrounds": len(view["backgrounds"])}
-        else:  # drawn in the browser (build_drawn_view): settings, distinct paths stored
+        else:  # drawn in the browser (build_drawn_view): settings, stored entries, paths
             data = view["data"]
             shape = {"settings": math.prod(len(c["labels"]) for c in data["controls"]),
+                     "stored": sum(len(layer["entries"]) for layer in data["layers"]),
                      "series": len(data["series"]), "backgrounds": len(data["backgrounds"])}
         rows.append(row("widgets", f"{name}: interactive view build (CPU)", cpu, "s",
                         target="<= 10 s", ok=cpu <= 10, wall_s=round(wall, 1), **shape))

@@ -41,6 +41,17 @@ cost 4 x 30 runs, not 30⁴ frames. The axes must not move with a layer's contro
 fix their loss axis for the whole view (``loss_limits``), so curves also compare as a slider
 moves. Smoother control (1700 settings for momentum instead of 98) at a smaller size (0.9 MB
 instead of 1.2 MB).
+
+A *steps* slider costs no runs (``prefix``): the runs are stored once, for the most steps, and
+the page draws their first k steps; each stored vertex knows its step, also where a diverging
+path was clipped, and the status pieces are stored for every k. The step axis that follows the
+slider is an affine map per setting of the base layer. The data (JSON) is deflated and inflated
+by the browser's own ``DecompressionStream``: neighbouring runs repeat one another, so it
+shrinks about fivefold (the momentum view from 0.9 to 0.4 MB); a browser without it keeps the
+controls hidden and shows the still picture, as without JavaScript.
+
+Both scripts share one fragment (``_COMMON_SCRIPT``): reading the data, the backgrounds, the
+status line with the alt text and each control's value label, and the wiring of the controls.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ import io
 import itertools
 import json
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +70,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BUDGET_BYTES", "CLIP_PIXELS", "PIXEL_STEPS", "Layer", "ViewControl", "build_drawn_view",
-           "build_view", "compose", "decode_png", "decode_points", "drawn_series", "drawn_status",
-           "encode_points", "grid_values"]
+           "build_view", "compose", "decode_png", "decode_points", "decode_series", "drawn_series",
+           "drawn_status", "encode_points", "grid_values", "piece_steps"]
 
 BUDGET_BYTES = 1_500_000
 """The most one explorer's view may weigh in the page (HTML, frames and script), in bytes."""
@@ -194,42 +206,71 @@ min-width:0;max-width:26em}.gdx-control label{white-space:nowrap;font-weight:600
 .gdx-note{margin:0;font-size:0.8em;color:#555}
 """
 
-# One explorer's script: read the frames, show the one the controls name. ES5, no library.
-_SCRIPT = """(function () {
+# What both views' scripts share: find the view's parts, read its data (inflating it where it is
+# compressed), keep each control's value label and the status line in step, and wire the
+# controls. ES5 and the browser's own DecompressionStream; no library. A view whose data cannot
+# be read keeps its controls hidden: the reader sees the still picture, as without JavaScript.
+_COMMON_SCRIPT = """
   var root = document.currentScript.parentElement;
-  var data = JSON.parse(root.querySelector('script.gdx-data').textContent);
   var picture = root.querySelector('.gdx-picture');
   var image = picture.querySelector('img');
   var status = root.querySelector('.gdx-status');
   var controls = Array.prototype.slice.call(root.querySelectorAll('[data-gdx-control]'));
   var outputs = controls.map(function (c) { return root.querySelector('output[for="' + c.id + '"]'); });
-  var background = '';
-  function show() {
-    var key = controls.map(function (c) { return c.value; }).join(',');
-    var frame = data.frames[key];
-    if (!frame) { return; }
-    if (frame[0] + ',' + frame[1] !== background) {
-      picture.style.backgroundImage = 'url(' + data.backgrounds[frame[0]] + '),url('
-                                      + data.backgrounds[frame[1]] + ')';
-      background = frame[0] + ',' + frame[1];
+  var shownBackground = '';
+  function read(then) {  // the view's data: JSON, or base-64 deflated JSON
+    var element = root.querySelector('script.gdx-data');
+    if (element.getAttribute('data-encoding') !== 'deflate') {
+      return then(JSON.parse(element.textContent));
     }
-    image.src = frame[2];
-    image.alt = data.alt + ' ' + frame[3];
-    status.textContent = frame[3];
-    root.setAttribute('data-gdx-frame', key);
+    if (typeof DecompressionStream === 'undefined') { return; }
+    var binary = atob(element.textContent), bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
+    new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate')))
+      .text().then(function (text) { then(JSON.parse(text)); });
+  }
+  function background(data, left, right) {  // the two panels' backgrounds, swapped when new
+    if (left + ',' + right !== shownBackground) {
+      picture.style.backgroundImage = 'url(' + data.backgrounds[left] + '),url('
+                                      + data.backgrounds[right] + ')';
+      shownBackground = left + ',' + right;
+    }
+  }
+  function say(data, text) {  // the status line, the alt text and each control's value
+    status.textContent = text;
+    image.alt = data.alt + ' ' + text;
+    root.setAttribute('data-gdx-frame', controls.map(function (c) { return c.value; }).join(','));
     controls.forEach(function (c, i) {
       var label = data.controls[i].labels[+c.value];
       if (outputs[i]) { outputs[i].textContent = label; }
       if (c.type === 'range') { c.setAttribute('aria-valuetext', label); }
     });
   }
-  controls.forEach(function (c) {
-    c.addEventListener('input', show);
-    c.addEventListener('change', show);
+  function start(data, show) {  // wire the controls, show them and the first setting
+    root.gdxData = data;  // for tests and the curious
+    controls.forEach(function (c) {
+      c.addEventListener('input', show);
+      c.addEventListener('change', show);
+    });
+    root.querySelector('.gdx-controls').hidden = false;
+    root.querySelector('.gdx-note-js').hidden = false;
+    show();
+    root.setAttribute('data-gdx-ready', '');
+  }
+"""
+
+# One explorer's script: read the frames, show the one the controls name.
+_SCRIPT = "(function () {" + _COMMON_SCRIPT + """
+  read(function (data) {
+    start(data, function () {
+      var key = controls.map(function (c) { return c.value; }).join(',');
+      var frame = data.frames[key];
+      if (!frame) { return; }
+      background(data, frame[0], frame[1]);
+      image.src = frame[2];
+      say(data, frame[3]);
+    });
   });
-  root.querySelector('.gdx-controls').hidden = false;
-  root.querySelector('.gdx-note-js').hidden = false;
-  show();
 })();"""
 
 
@@ -369,6 +410,7 @@ PIXEL_STEPS = 4
 a line's antialiasing shows, even on a phone's 3x screen once the picture is scaled down."""
 
 _VLQ_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_VLQ_TABLE = np.frombuffer(_VLQ_DIGITS.encode("ascii"), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -382,31 +424,43 @@ class Layer:
     the start and the minimum: the explorer's other moving artists, drawn above the paths).
     The status line is the base's piece followed by the other layers' pieces, joined by the
     view's separator.
+
+    ``cuts`` is for a view with a *prefix* control (``build_drawn_view(prefix=...)``, a steps
+    slider): one entry per artist saying how the first k steps of the stored run are drawn:
+    "prefix" (points 0..k), "prefix/10" (the same, markers every max(1, n // 10) of its n
+    points, as ``markevery`` does) or "head" (only point k of the artist before it, in this
+    artist's style). Such a layer's data is computed once, at the prefix control's largest
+    value, and its ``status`` is called with k for every value of the prefix control.
     """
 
     controls: tuple[str, ...]
     artists: tuple
     status: Any
+    cuts: tuple[str, ...] = ()
 
 
 def vlq_encode(numbers: Sequence[int]) -> str:
     """Whole numbers as base-64 VLQ digits (as in JavaScript source maps): the sign in the
     lowest bit, five bits per digit, the sixth bit set on every digit but a number's last.
+    (Vectorised: a view encodes some 10⁶ numbers.)
 
     >>> vlq_encode([0, 1, -1, 15, 16, -1000])
     'ACDegBx+B'
     >>> vlq_decode(vlq_encode([0, 1, -1, 15, 16, -1000]))
     [0, 1, -1, 15, 16, -1000]
     """
-    digits = []
-    for number in numbers:
-        value = (abs(int(number)) << 1) | (number < 0)
-        while True:
-            digit, value = value & 31, value >> 5
-            digits.append(_VLQ_DIGITS[digit | (32 if value else 0)])
-            if not value:
-                break
-    return "".join(digits)
+    numbers = np.asarray(numbers, dtype=np.int64).ravel()
+    if not len(numbers):
+        return ""
+    values = (np.abs(numbers) << 1) | (numbers < 0)
+    if values.max() >= 1 << 45:
+        raise ValueError("numbers must be smaller than 2**44 in size")
+    shifts = 5 * np.arange(9)
+    chunks = (values[:, None] >> shifts[:-1]) & 31  # five bits each, lowest first
+    more = (values[:, None] >> shifts[1:]) > 0  # a digit follows
+    used = np.concatenate([np.ones((len(values), 1), dtype=bool), more[:, :-1]], axis=1)
+    digits = (chunks | (more << 5))[used]  # row by row: each number's digits in order
+    return _VLQ_TABLE[digits].tobytes().decode("ascii")
 
 
 def vlq_decode(text: str) -> list[int]:
@@ -447,65 +501,100 @@ def _clip_segment(p: np.ndarray, q: np.ndarray, box: float):
                 low = max(low, t)
     if low > high:
         return None
-    return p + low * d, p + high * d
+    # the ends that lie inside are returned exactly (p + 1.0 * d need not be q)
+    return (p if low == 0.0 else p + low * d), (q if high == 1.0 else p + high * d)
 
 
-def _pieces(points: np.ndarray, box: float = CLIP_PIXELS) -> list[np.ndarray]:
-    """A polyline clipped to the square [-box, box]²: the pieces that remain."""
+def _pieces(points: np.ndarray, box: float = CLIP_PIXELS) -> list[tuple[np.ndarray, int, int]]:
+    """A polyline clipped to the square [-box, box]²: the pieces that remain, each as
+    ``(vertices, step, flags)``. ``step`` is the index of the point its first vertex belongs
+    to; ``flags`` says whether the first vertex is where the line enters the box (1: a point
+    on the segment from point ``step - 1`` to ``step``, not a point of the line) and whether
+    the last one is where it leaves it (2). So the page can draw the first k steps of a clipped
+    line (:func:`piece_steps`)."""
+    if not len(points):
+        return []
     inside = np.all(np.abs(points) <= box, axis=1)
     if inside.all():
-        return [points]
-    pieces, current = [], []
-    if len(points) == 1:
-        return []
-    for p, q in itertools.pairwise(points):
+        return [(points, 0, 0)]
+    pieces, current, start, entry = [], [], 0, 0
+    for index, (p, q) in enumerate(itertools.pairwise(points)):
         clipped = _clip_segment(p, q, box)
         if clipped is None:
             if current:
-                pieces.append(np.array(current))
+                pieces.append((np.array(current), start, entry))
             current = []
             continue
         a, b = clipped
-        if not current or not np.array_equal(a, p):
+        if not current or a is not p:
             if current:
-                pieces.append(np.array(current))
-            current = [a]
+                pieces.append((np.array(current), start, entry))
+            entry = 0 if a is p else 1
+            current, start = [a], index + entry
         current.append(b)
-        if not np.array_equal(b, q):
-            pieces.append(np.array(current))
+        if b is not q:
+            pieces.append((np.array(current), start, entry | 2))
             current = []
     if current:
-        pieces.append(np.array(current))
+        pieces.append((np.array(current), start, entry))
     return pieces
 
 
+def piece_steps(count: int, step: int, flags: int) -> tuple[np.ndarray, np.ndarray]:
+    """The step of each of a piece's ``count`` vertices (a vertex where the line enters or
+    leaves the box belongs to the step whose segment it lies on) and whether each is a point
+    of the line (not an entry or exit point). The first k steps are the vertices of step <= k.
+
+    >>> [a.tolist() for a in piece_steps(4, 5, 1 | 2)]
+    [[5, 5, 6, 7], [False, True, True, False]]
+    """
+    entry = flags & 1
+    steps = step + np.arange(count) - entry
+    steps[0] = step
+    original = np.ones(count, dtype=bool)
+    original[0] = not entry
+    if flags & 2:
+        original[-1] = False
+    return steps, original
+
+
 def encode_points(points: np.ndarray) -> str:
-    """Picture coordinates (n x 2 pixels) as VLQ: each point's offset from the one before, in
-    1/:data:`PIXEL_STEPS` of a pixel (the first point from the origin). A polyline that leaves
-    the box of :data:`CLIP_PIXELS` is clipped to it; its pieces are joined by "!"."""
+    """Picture coordinates (n x 2 pixels) as VLQ: the number of points n, then "!" and each
+    piece of the line (:func:`_pieces`: a polyline that leaves the box of :data:`CLIP_PIXELS`
+    is clipped to it, pieces joined by "!") as its first step and flags followed by each
+    vertex's offset from the one before, in 1/:data:`PIXEL_STEPS` of a pixel (the first from
+    the origin)."""
     points = np.asarray(points, dtype=float).reshape(-1, 2)
     if not np.all(np.isfinite(points)):
         raise ValueError("points must be finite")
-    encoded = []
-    for piece in _pieces(points):
+    encoded = [vlq_encode([len(points)])]
+    for piece, step, flags in _pieces(points):
         steps = np.round(piece * PIXEL_STEPS).astype(np.int64)
         deltas = np.diff(steps, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-        encoded.append(vlq_encode(deltas.ravel().tolist()))
+        encoded.append(vlq_encode([step, flags, *deltas.ravel().tolist()]))
     return "!".join(encoded)
+
+
+def decode_series(text: str) -> tuple[int, list[tuple[np.ndarray, int, int]]]:
+    """The number of points and the pieces ``(vertices, step, flags)`` of :func:`encode_points`."""
+    count, *parts = text.split("!")
+    pieces = []
+    for part in parts:
+        step, flags, *deltas = vlq_decode(part)
+        vertices = np.cumsum(np.asarray(deltas, dtype=np.int64).reshape(-1, 2), axis=0)
+        pieces.append((vertices / PIXEL_STEPS, step, flags))
+    return vlq_decode(count)[0], pieces
 
 
 def decode_pieces(text: str) -> list[np.ndarray]:
     """The pieces (each n x 2 picture pixels) of :func:`encode_points`."""
-    pieces = []
-    for part in text.split("!"):
-        deltas = np.asarray(vlq_decode(part), dtype=np.int64).reshape(-1, 2)
-        pieces.append(np.cumsum(deltas, axis=0) / PIXEL_STEPS)
-    return pieces
+    return [vertices for vertices, _, _ in decode_series(text)[1]]
 
 
 def decode_points(text: str) -> np.ndarray:
     """The picture coordinates (n x 2 pixels) of :func:`encode_points`, pieces concatenated."""
-    return np.concatenate(decode_pieces(text)) if text else np.empty((0, 2))
+    pieces = decode_pieces(text)
+    return np.concatenate(pieces) if pieces else np.empty((0, 2))
 
 
 def _status_diff(previous: str, text: str) -> list:
@@ -559,13 +648,14 @@ def _artist_style(line, picture_height: float, band: int) -> dict:
     return style
 
 
-def _picture_points(line, picture_height: float, band: int) -> np.ndarray:
-    """A line's data in picture pixels (origin at the top left of the live picture)."""
+def _picture_points(line, picture_height: float, band: int, transform=None) -> np.ndarray:
+    """A line's data in picture pixels (origin at the top left of the live picture), through
+    its axes' data transform or ``transform``."""
     xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float),
                           np.asarray(line.get_ydata(), dtype=float)])
     if not len(xy):
         return np.empty((0, 2))
-    pixels = line.axes.transData.transform(xy)
+    pixels = (transform if transform is not None else line.axes.transData).transform(xy)
     pixels[:, 1] = picture_height - pixels[:, 1] - band
     return pixels
 
@@ -576,8 +666,50 @@ def _axes_state(view: tuple) -> tuple:
     return (*view[:2], *(panel[:7] for panel in view[2:]))
 
 
+def _axes_map(reference, current, limits, picture_height: float, band: int) -> list[float]:
+    """``[sx, tx, sy, ty]``: picture pixels placed through the data transform ``reference``
+    to picture pixels through ``current``, ``x -> sx x + tx``, ``y -> sy y + ty`` (the two
+    transforms differ in their limits only, so the map is affine, also on log axes)."""
+    corners = np.array([[limits[0][0], limits[1][0]], [limits[0][1], limits[1][1]]], dtype=float)
+    before, after = reference.transform(corners), current.transform(corners)
+    before[:, 1] = picture_height - before[:, 1] - band
+    after[:, 1] = picture_height - after[:, 1] - band
+    scale = (after[1] - after[0]) / (before[1] - before[0])
+    shift = after[0] - scale * before[0]
+    return [float(scale[0]), float(shift[0]), float(scale[1]), float(shift[1])]
+
+
+_CUTS = ("prefix", "prefix/10", "head")
+
+
+def _check_layers(controls, layers, by_name, prefix) -> None:
+    for layer in layers:
+        unknown = set(layer.controls) - set(by_name)
+        if unknown:
+            raise ValueError(f"layers name controls the view does not have: {sorted(unknown)}")
+    if set(by_name) - {name for layer in layers for name in layer.controls}:
+        raise ValueError("every control of the view must belong to a layer")
+    base = layers[0]
+    if prefix is None:
+        if any(layer.cuts for layer in layers):
+            raise ValueError("cuts need a prefix control")
+        return
+    if prefix not in base.controls or any(prefix in layer.controls for layer in layers[1:]):
+        raise ValueError(f"the prefix control {prefix!r} must belong to the base layer only")
+    values = controls[by_name[prefix]].values
+    if not all(isinstance(v, (int, np.integer)) and v >= 0 for v in values):
+        raise ValueError(f"the prefix control {prefix!r} must take whole numbers of steps")
+    if base.artists or base.cuts:
+        raise ValueError("with a prefix control the base layer draws no artists")
+    for layer in layers[1:]:
+        if len(layer.cuts) != len(layer.artists) or not set(layer.cuts) <= set(_CUTS) \
+                or (layer.cuts and layer.cuts[0] == "head"):
+            raise ValueError(f"each artist of a layer needs a cut from {_CUTS} (a head follows "
+                             f"the artist before it), got {layer.cuts}")
+
+
 def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence[Layer], *,
-                     separator: str = "", fixed_note: str = "") -> dict:
+                     separator: str = "", fixed_note: str = "", prefix: str | None = None) -> dict:
     """A view whose paths and curves the browser draws from precomputed data.
 
     For every setting of each layer's controls (the others at the explorer's values) the
@@ -587,11 +719,19 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
     a foreground (the other moving artists). The browser stacks background, a ``<canvas>``
     with the paths and the foreground.
 
+    ``prefix`` names a control of the base layer that counts steps (a steps slider). Its values
+    cost no runs: the other layers are computed once, at its largest value, and the page draws
+    the first k steps of each stored run (:class:`Layer` ``cuts``); their status pieces are
+    stored for every k. The axes may follow the prefix control (the loss panel's step axis
+    does): the data is stored through the axes of the prefix's *smallest* value, and each
+    setting of the base layer stores the affine map to its own axes (``maps``), a shrinking
+    one, so the 1/:data:`PIXEL_STEPS` pixel rounding never grows.
+
     Returns a dict: ``html``, ``data`` (what the page's script reads: ``layers`` with their
     ``entries`` by key, ``series`` (encoded point lists), ``styles``, ``backgrounds``,
-    ``foregrounds``), ``start`` (the grid indices of the explorer's own setting, by control
-    name) and ``still`` (the data URL of the whole picture at that setting, the no-JavaScript
-    image).
+    ``foregrounds``, ``prefix`` and ``maps``), ``start`` (the grid indices of the explorer's
+    own setting, by control name) and ``still`` (the data URL of the whole picture at that
+    setting, the no-JavaScript image).
     """
     controls = list(controls)
     layers = list(layers)
@@ -600,17 +740,13 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
     if not layers or not all(isinstance(layer, Layer) for layer in layers):
         raise TypeError("layers must be a non-empty list of Layer")
     by_name = {c.name: index for index, c in enumerate(controls)}
-    for layer in layers:
-        unknown = set(layer.controls) - set(by_name)
-        if unknown:
-            raise ValueError(f"layers name controls the view does not have: {sorted(unknown)}")
-    if set(by_name) - {name for layer in layers for name in layer.controls}:
-        raise ValueError("every control of the view must belong to a layer")
+    _check_layers(controls, layers, by_name, prefix)
     base = layers[0]
     drawn = [artist for layer in layers for artist in layer.artists]
     saved = dict(explorer.values)
     start = {c.name: _nearest(c.values, saved[c.name], "select" if c.kind == "select"
                               else explorer.specs[c.name].kind) for c in controls}
+    prefix_values = list(controls[by_name[prefix]].values) if prefix else []
 
     figure = explorer.figure
     height = figure.bbox.height
@@ -624,7 +760,9 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
         if floor is not None and artist.get_zorder() < floor:
             raise ValueError(f"{artist!r} is drawn under the browser's paths: the foreground must "
                              "lie above them")
-    styles = [_artist_style(artist, height, band) for artist in drawn]
+    axes = list(explorer.axes)
+    styles = [{**_artist_style(artist, height, band), "ax": axes.index(artist.axes)}
+              for artist in drawn]
     first_style = {}
     for layer in layers:
         first_style[id(layer)] = sum(len(other.artists) for other in layers[:layers.index(layer)])
@@ -637,6 +775,7 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
     series_list: list[str] = []
     view_layers: dict[tuple, tuple[int, int, int]] = {}
     base_views: dict[tuple, tuple] = {}
+    transforms: dict[tuple, list] = {}  # base key -> each axes' (frozen data transform, limits)
 
     def stored(piece: np.ndarray, table: dict, urls: list, encode) -> int:
         digest = piece.tobytes()
@@ -645,17 +784,49 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
             urls.append(_data_url(encode(piece)))
         return table[digest]
 
+    def drawn_pixels(hidden=()) -> tuple[np.ndarray, np.ndarray]:
+        """The picture with and without its moving artists, the browser's and ``hidden`` left
+        out (a background drawn without ``hidden`` is not kept for later draws)."""
+        for artist in (*drawn, *hidden):
+            artist.set_visible(False)
+        try:
+            return explorer.live_pixels(background=True)
+        finally:
+            for artist in (*drawn, *hidden):
+                artist.set_visible(True)
+            if hidden:
+                explorer._kept_backgrounds.pop(explorer._view_state(), None)
+                explorer._background_view = None
+
+    # The left panel (the contour map: most of a draw's time) changes with fewer controls than
+    # the right one (a steps slider moves the loss panel's axis only): its columns are drawn
+    # once per state of the left panel and reused, the new state drawn without the contour map
+    # (its collections and images, clipped to the panel). Checked once per left state against
+    # a whole draw.
+    left_drawn: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    left_checked: set = set()
+
     def layer_pictures() -> tuple[int, int, int]:
         view = explorer._view_state()
         if view not in view_layers:
-            for artist in drawn:
-                artist.set_visible(False)
-            try:
-                over, behind = explorer.live_pixels(background=True)
-            finally:
-                for artist in drawn:
-                    artist.set_visible(True)
             split = explorer.panel_split()
+            left_state = (*view[:2], view[2])
+            if left_state not in left_drawn:
+                over, behind = drawn_pixels()
+                left_drawn[left_state] = (over[:, :split].copy(), behind[:, :split].copy())
+            else:
+                costly = [a for a in (*axes[0].collections, *axes[0].images) if a.get_visible()]
+                over, behind = drawn_pixels(costly)
+                if left_state not in left_checked:
+                    whole = drawn_pixels()
+                    if not (np.array_equal(whole[0][:, split:], over[:, split:])
+                            and np.array_equal(whole[1][:, split:], behind[:, split:])
+                            and np.array_equal(whole[0][:, :split], left_drawn[left_state][0])):
+                        raise RuntimeError("the left panel's drawing reaches into the right "
+                                           "one: its columns cannot be reused")
+                    left_checked.add(left_state)
+                over = np.concatenate([left_drawn[left_state][0], over[:, split:]], axis=1)
+                behind = np.concatenate([left_drawn[left_state][1], behind[:, split:]], axis=1)
             view_layers[view] = (
                 stored(behind[:, :split], backgrounds, background_urls, _background_png),
                 stored(behind[:, split:], backgrounds, background_urls, _background_png),
@@ -664,17 +835,25 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
                        foregrounds, foreground_urls, lambda _: _overlay_png(over, behind)))
         return view_layers[view]
 
-    def series_ref(artist):
-        text = encode_points(_picture_points(artist, height, band))
+    def encoded(points: np.ndarray) -> int:
+        text = encode_points(points)
         if text not in series:
             series[text] = len(series_list)
             series_list.append(text)
+        return series[text]
+
+    def series_ref(artist, transform=None):
+        index = encoded(_picture_points(artist, height, band, transform))
         every = artist.get_markevery()
-        if every is None or every == 1:
-            return series[text]
+        if transform is not None or every is None or every == 1:
+            return index
         if not isinstance(every, (int, np.integer)):
             raise ValueError(f"markevery must be a whole number for a drawn view, got {every!r}")
-        return [series[text], int(every)]
+        return [index, int(every)]
+
+    def reference_key(base_key: tuple) -> tuple:  # the same setting at the prefix's smallest
+        at = base.controls.index(prefix)
+        return (*base_key[:at], 0, *base_key[at + 1:])
 
     data_layers = []
     still = None
@@ -688,29 +867,46 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
                                                for n in names)):
                 chosen = {n: controls[by_name[n]].values[i] for n, i in zip(names, indices,
                                                                              strict=True)}
+                longest = {prefix: prefix_values[-1]} if prefix and layer is not base else {}
                 values = {**saved, **{c.name: c.values[start[c.name]] for c in controls},
-                          **chosen}
+                          **longest, **chosen}
                 explorer.values = explorer._checked(values)
                 explorer._apply(explorer.values)
-                base_key = tuple(start[n] if n not in chosen else indices[names.index(n)]
-                                 for n in base.controls)
-                piece = str(layer.status())
-                refs = [series_ref(artist) for artist in layer.artists]
+                base_key = tuple(indices[names.index(n)] if n in chosen
+                                 else len(prefix_values) - 1 if n == prefix
+                                 else start[n] for n in base.controls)
                 key = ",".join(map(str, indices))
                 if layer is base:
+                    piece = str(layer.status())
                     base_views[base_key] = _axes_state(explorer._view_state())
-                    entries[key] = [*layer_pictures(), _status_diff(previous, piece), refs]
+                    if prefix:
+                        transforms[base_key] = [(ax.transData.frozen(),
+                                                 (ax.get_xlim(), ax.get_ylim())) for ax in axes]
+                    entries[key] = [*layer_pictures(), _status_diff(previous, piece),
+                                    [series_ref(artist) for artist in layer.artists]]
                     if all(indices[names.index(n)] == start[n] for n in names):
                         pixels = explorer.live_pixels()
                         still = _data_url(_background_png(pixels))
-                else:
-                    if _axes_state(explorer._view_state()) != base_views[base_key]:
-                        raise RuntimeError(f"the layer of {names} changes the picture's axes: "
-                                           "only the base layer's controls may")
-                    entries[key] = [_status_diff(previous, piece), refs]
-                previous = piece
+                    previous = piece
+                    continue
+                if _axes_state(explorer._view_state()) != base_views[base_key]:
+                    raise RuntimeError(f"the layer of {names} changes the picture's axes: "
+                                       "only the base layer's controls may")
+                if not layer.cuts:
+                    piece = str(layer.status())
+                    entries[key] = [_status_diff(previous, piece),
+                                    [series_ref(artist) for artist in layer.artists]]
+                    previous = piece
+                    continue
+                reference = transforms[reference_key(base_key)]
+                refs = []
+                for artist, cut in zip(layer.artists, layer.cuts, strict=True):
+                    refs.append(refs[-1] if cut == "head" else
+                                series_ref(artist, reference[axes.index(artist.axes)][0]))
+                entries[key] = [[str(layer.status(k)) for k in prefix_values], refs]
             data_layers.append({"controls": [by_name[n] for n in names],
-                                "first": first_style[id(layer)], "entries": entries})
+                                "first": first_style[id(layer)], "entries": entries,
+                                **({"cuts": list(layer.cuts)} if layer.cuts else {})})
     finally:
         explorer._keep_backgrounds = 0
         explorer._kept_backgrounds.clear()
@@ -721,24 +917,38 @@ def build_drawn_view(explorer, controls: Sequence[ViewControl], layers: Sequence
             "backgrounds": background_urls, "foregrounds": foreground_urls,
             "separator": separator, "alt": f"{explorer.title}. {explorer.panels}",
             "split": explorer.panel_split(), "scale": PIXEL_STEPS}
+    if prefix:
+        data["prefix"] = {"control": by_name[prefix], "values": [int(v) for v in prefix_values]}
+        data["maps"] = {
+            ",".join(map(str, key)): [_axes_map(reference[0], current[0], current[1], height, band)
+                                      for reference, current in zip(
+                                          transforms[reference_key(key)], now, strict=True)]
+            for key, now in transforms.items()}
     view = {"data": data, "start": start, "still": still}
-    view["html"] = _drawn_html(explorer, controls, view, fixed_note)
+    view["html"] = _drawn_html(explorer, controls, view, fixed_note,
+                               [bool(layer.artists) for layer in layers])
     return view
 
 
 def drawn_status(view: dict, indices: dict[str, int]) -> str:
     """The status line the page shows for grid ``indices`` (by control name)."""
     data = view["data"]
-    pieces = []
-    for layer in data["layers"]:
-        pieces.append(_layer_entry(data, layer, indices)[1])
+    pieces = [_layer_entry(data, layer, indices)[1] for layer in data["layers"]]
     return pieces[0] + data["separator"].join(pieces[1:])
 
 
+def _prefix_index(data: dict, indices: dict[str, int]) -> int:
+    return indices[data["controls"][data["prefix"]["control"]]["name"]]
+
+
 def _layer_entry(data: dict, layer: dict, indices: dict[str, int]) -> tuple[list, str]:
-    """A layer's entry for ``indices`` and its status piece (the diffs decoded in key order)."""
+    """A layer's entry for ``indices`` and its status piece (the diffs decoded in key order,
+    or, for a layer cut by the prefix control, the piece stored for its value)."""
     names = [data["controls"][i]["name"] for i in layer["controls"]]
     key = ",".join(str(indices[n]) for n in names)
+    if "cuts" in layer:
+        entry = layer["entries"][key]
+        return entry, entry[0][_prefix_index(data, indices)]
     text = ""
     for entry_key, entry in layer["entries"].items():
         prefix, middle, suffix = entry[-2]
@@ -748,143 +958,173 @@ def _layer_entry(data: dict, layer: dict, indices: dict[str, int]) -> tuple[list
     raise KeyError(key)
 
 
+def _cut(text: str, cut: str, steps: int) -> tuple[np.ndarray, int]:
+    """What the page draws of series ``text`` cut at ``steps`` (see :class:`Layer`): the
+    vertices (pieces concatenated) and the marker spacing."""
+    count, pieces = decode_series(text)
+    kept, points = [], []
+    for vertices, step, flags in pieces:
+        numbers, original = piece_steps(len(vertices), step, flags)
+        inside = numbers <= steps
+        kept.append(vertices[inside])
+        points += [v for v, n, o in zip(vertices, numbers, original, strict=True)
+                   if o and n == min(steps, count - 1)]
+    if cut == "head":
+        return np.array(points).reshape(-1, 2), 1
+    every = max(1, min(steps + 1, count) // 10) if cut == "prefix/10" else 1
+    return (np.concatenate(kept) if kept else np.empty((0, 2))), every
+
+
 def drawn_series(view: dict, indices: dict[str, int]) -> list[tuple[dict, np.ndarray, int]]:
     """What the page draws for grid ``indices`` (by control name): for each artist, in the
     views' artist order, its style, its points in picture pixels and its marker spacing."""
     data = view["data"]
     drawn = []
-    for layer in data["layers"]:
+    maps = None
+    for number, layer in enumerate(data["layers"]):
         entry, _ = _layer_entry(data, layer, indices)
+        if number == 0 and "maps" in data:
+            maps = data["maps"][",".join(str(indices[data["controls"][i]["name"]])
+                                         for i in layer["controls"])]
         for offset, ref in enumerate(entry[-1]):
             index, every = (ref, 1) if isinstance(ref, int) else ref
-            drawn.append((data["styles"][layer["first"] + offset],
-                          decode_points(data["series"][index]), every))
+            style = data["styles"][layer["first"] + offset]
+            if "cuts" not in layer:
+                drawn.append((style, decode_points(data["series"][index]), every))
+                continue
+            steps = data["prefix"]["values"][_prefix_index(data, indices)]
+            points, every = _cut(data["series"][index], layer["cuts"][offset], steps)
+            sx, tx, sy, ty = maps[style["ax"]]
+            drawn.append((style, points * [sx, sy] + [tx, ty], every))
     return drawn
 
 
-# One drawn view's script: decode the data, draw the chosen setting. ES5, no library.
-_DRAWN_SCRIPT = """(function () {
-  var root = document.currentScript.parentElement;
-  var data = JSON.parse(root.querySelector('script.gdx-data').textContent);
-  var picture = root.querySelector('.gdx-picture');
-  var image = picture.querySelector('img');
+# One drawn view's script: decode the data, draw the chosen setting (see build_drawn_view).
+_DRAWN_SCRIPT = "(function () {" + _COMMON_SCRIPT + """
   var canvas = picture.querySelector('canvas');
   var context = canvas.getContext('2d');
-  var status = root.querySelector('.gdx-status');
-  var controls = Array.prototype.slice.call(root.querySelectorAll('[data-gdx-control]'));
-  var outputs = controls.map(function (c) { return root.querySelector('output[for="' + c.id + '"]'); });
   var digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  var points = {};
-  function decode(index) {  // base-64 VLQ offsets in 1/scale pixel -> pieces [x0, y0, x1, ...]
-    if (points[index]) { return points[index]; }
-    return (points[index] = data.series[index].split('!').map(function (text) {
-      var out = [], value = 0, shift = 0, at = [0, 0];
-      for (var i = 0; i < text.length; i++) {
-        var digit = digits.indexOf(text.charAt(i));
-        value += (digit & 31) * Math.pow(2, shift); shift += 5;
-        if (!(digit & 32)) {
-          var number = value % 2 ? -(value - 1) / 2 : value / 2;
-          at[out.length % 2] += number; out.push(at[out.length % 2] / data.scale);
-          value = 0; shift = 0;
-        }
-      }
-      return out;
-    }));
+  function vlq(text) {  // base-64 VLQ digits -> whole numbers
+    var out = [], value = 0, shift = 0;
+    for (var i = 0; i < text.length; i++) {
+      var digit = digits.indexOf(text.charAt(i));
+      value += (digit & 31) * Math.pow(2, shift); shift += 5;
+      if (!(digit & 32)) { out.push(value % 2 ? -(value - 1) / 2 : value / 2); value = 0; shift = 0; }
+    }
+    return out;
   }
-  data.layers.forEach(function (layer) {  // the status pieces: differences from the entry before
-    var text = '';
-    layer.text = {};
-    Object.keys(layer.entries).forEach(function (key) {
-      var d = layer.entries[key][layer.entries[key].length - 2];
-      text = text.slice(0, d[0]) + d[1] + (d[2] ? text.slice(text.length - d[2]) : '');
-      layer.text[key] = text;
-    });
-  });
-  function marker(style, x, y) {
-    style.m.forEach(function (polygon) {
-      context.beginPath();
-      for (var i = 0; i < polygon.length; i += 2) {
-        context[i ? 'lineTo' : 'moveTo'](x + polygon[i], y + polygon[i + 1]);
-      }
-      if (style.filled) { context.closePath(); }
-      if (style.filled && style.mf) { context.fillStyle = style.mf; context.fill(); }
-      if (style.mw > 0) { context.lineWidth = style.mw; context.strokeStyle = style.me; context.stroke(); }
-    });
-  }
-  function draw(style, pieces, every) {
-    context.save();
-    context.beginPath();
-    context.rect(style.clip[0], style.clip[1], style.clip[2], style.clip[3]);
-    context.clip();
-    var xy = [].concat.apply([], pieces);
-    if (style.w > 0 && xy.length > 2) {
-      context.beginPath();
-      pieces.forEach(function (piece) {
-        for (var i = 0; i < piece.length; i += 2) {
-          context[i ? 'lineTo' : 'moveTo'](piece[i], piece[i + 1]);
+  read(function (data) {
+    var decoded = {};
+    function decode(index) {  // a series: its number of points and its pieces of vertices
+      if (decoded[index]) { return decoded[index]; }
+      var parts = data.series[index].split('!');
+      var series = {n: vlq(parts[0])[0], pieces: []};
+      parts.slice(1).forEach(function (part) {
+        var v = vlq(part), x = 0, y = 0, entry = v[1] & 1, piece = [];
+        for (var i = 2, j = 0; i < v.length; i += 2, j++) {  // v: first step, flags, offsets
+          x += v[i]; y += v[i + 1];
+          piece.push({x: x / data.scale, y: y / data.scale, step: j ? v[0] + j - entry : v[0],
+                      point: !(j === 0 && entry) && !(i + 2 >= v.length && (v[1] & 2))});
         }
+        series.pieces.push(piece);
       });
-      context.lineWidth = style.w; context.strokeStyle = style.c;
-      context.setLineDash(style.d); context.lineDashOffset = style.o;
-      context.lineJoin = 'round'; context.lineCap = style.cap;
-      context.stroke();
+      return (decoded[index] = series);
     }
-    if (style.m) {
-      context.setLineDash([]); context.lineJoin = 'miter';
-      for (var j = 0; j < xy.length; j += 2 * every) { marker(style, xy[j], xy[j + 1]); }
-    }
-    context.restore();
-  }
-  var shownBackground = '';
-  function show() {
-    var pieces = [], items = [], drawnKeys = [], base = null;
-    data.layers.forEach(function (layer) {
-      var key = layer.controls.map(function (i) { return controls[i].value; }).join(',');
-      var entry = layer.entries[key];
-      if (!base) { base = entry; }
-      pieces.push(layer.text[key]);
-      drawnKeys.push(key);
-      entry[entry.length - 1].forEach(function (ref, k) {
-        var every = typeof ref === 'number' ? 1 : ref[1];
-        var index = typeof ref === 'number' ? ref : ref[0];
-        items.push({style: data.styles[layer.first + k], series: index, every: every,
-                    order: items.length});
+    data.layers.forEach(function (layer) {  // status pieces: differences from the entry before
+      if (layer.cuts) { return; }
+      var text = '';
+      layer.text = {};
+      Object.keys(layer.entries).forEach(function (key) {
+        var d = layer.entries[key][layer.entries[key].length - 2];
+        text = text.slice(0, d[0]) + d[1] + (d[2] ? text.slice(text.length - d[2]) : '');
+        layer.text[key] = text;
       });
     });
-    if (base[0] + ',' + base[1] !== shownBackground) {
-      picture.style.backgroundImage = 'url(' + data.backgrounds[base[0]] + '),url('
-                                      + data.backgrounds[base[1]] + ')';
-      shownBackground = base[0] + ',' + base[1];
+    function marker(style, x, y) {
+      style.m.forEach(function (polygon) {
+        context.beginPath();
+        for (var i = 0; i < polygon.length; i += 2) {
+          context[i ? 'lineTo' : 'moveTo'](x + polygon[i], y + polygon[i + 1]);
+        }
+        if (style.filled) { context.closePath(); }
+        if (style.filled && style.mf) { context.fillStyle = style.mf; context.fill(); }
+        if (style.mw > 0) { context.lineWidth = style.mw; context.strokeStyle = style.me; context.stroke(); }
+      });
     }
-    image.src = data.foregrounds[base[2]];
-    var ratio = Math.min(3, Math.max(1, window.devicePixelRatio || 1));
-    var width = +image.getAttribute('width'), height = +image.getAttribute('height');
-    if (canvas.width !== Math.round(width * ratio)) {
-      canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
+    function draw(item) {  // one artist: its line (the first k steps of a cut one), its markers
+      var style = item.style, series = decode(item.series), m = item.map || [1, 0, 1, 0];
+      var k = item.k, every = item.every, marks = [], count = 0;
+      var pieces = series.pieces.map(function (piece) {
+        return item.cut ? piece.filter(function (v) { return v.step <= k; }) : piece;
+      });
+      if (item.cut === 'head') {
+        var at = Math.min(k, series.n - 1);
+        pieces.forEach(function (piece) {
+          piece.forEach(function (v) { if (v.point && v.step === at) { marks = [v]; } });
+        });
+        pieces = [];
+      } else if (style.m) {
+        if (item.cut === 'prefix/10') { every = Math.max(1, Math.floor(Math.min(k + 1, series.n) / 10)); }
+        pieces.forEach(function (piece) {
+          piece.forEach(function (v) { if (v.point && v.step % every === 0) { marks.push(v); } });
+        });
+      }
+      function x(v) { return v.x * m[0] + m[1]; }
+      function y(v) { return v.y * m[2] + m[3]; }
+      pieces.forEach(function (piece) { count += piece.length; });
+      context.save();
+      context.beginPath();
+      context.rect(style.clip[0], style.clip[1], style.clip[2], style.clip[3]);
+      context.clip();
+      if (style.w > 0 && count > 1) {
+        context.beginPath();
+        pieces.forEach(function (piece) {
+          piece.forEach(function (v, i) { context[i ? 'lineTo' : 'moveTo'](x(v), y(v)); });
+        });
+        context.lineWidth = style.w; context.strokeStyle = style.c;
+        context.setLineDash(style.d); context.lineDashOffset = style.o;
+        context.lineJoin = 'round'; context.lineCap = style.cap;
+        context.stroke();
+      }
+      if (style.m) {
+        context.setLineDash([]); context.lineJoin = 'miter';
+        marks.forEach(function (v) { marker(style, x(v), y(v)); });
+      }
+      context.restore();
     }
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, width, height);
-    items.sort(function (a, b) { return a.style.z - b.style.z || a.order - b.order; });
-    items.forEach(function (item) { draw(item.style, decode(item.series), item.every); });
-    var text = pieces[0] + pieces.slice(1).join(data.separator);
-    status.textContent = text;
-    image.alt = data.alt + ' ' + text;
-    root.setAttribute('data-gdx-frame', controls.map(function (c) { return c.value; }).join(','));
-    root.setAttribute('data-gdx-series', items.map(function (item) { return item.series; }).join(','));
-    controls.forEach(function (c, i) {
-      var label = data.controls[i].labels[+c.value];
-      if (outputs[i]) { outputs[i].textContent = label; }
-      if (c.type === 'range') { c.setAttribute('aria-valuetext', label); }
+    start(data, function () {
+      var pieces = [], items = [], base = null, baseKey = '';
+      var at = data.prefix ? +controls[data.prefix.control].value : 0;
+      data.layers.forEach(function (layer) {
+        var key = layer.controls.map(function (i) { return controls[i].value; }).join(',');
+        var entry = layer.entries[key];
+        if (!base) { base = entry; baseKey = key; }
+        pieces.push(layer.cuts ? entry[0][at] : layer.text[key]);
+        entry[entry.length - 1].forEach(function (ref, j) {
+          var style = data.styles[layer.first + j];
+          items.push({style: style, series: typeof ref === 'number' ? ref : ref[0],
+                      every: typeof ref === 'number' ? 1 : ref[1], order: items.length,
+                      cut: layer.cuts ? layer.cuts[j] : null,
+                      k: data.prefix ? data.prefix.values[at] : 0,
+                      map: layer.cuts ? data.maps[baseKey][style.ax] : null});
+        });
+      });
+      background(data, base[0], base[1]);
+      image.src = data.foregrounds[base[2]];
+      var ratio = Math.min(3, Math.max(1, window.devicePixelRatio || 1));
+      var width = +image.getAttribute('width'), height = +image.getAttribute('height');
+      if (canvas.width !== Math.round(width * ratio)) {
+        canvas.width = Math.round(width * ratio); canvas.height = Math.round(height * ratio);
+      }
+      context.setTransform(ratio, 0, 0, ratio, 0, 0);
+      context.clearRect(0, 0, width, height);
+      items.sort(function (a, b) { return a.style.z - b.style.z || a.order - b.order; });
+      items.forEach(draw);
+      root.setAttribute('data-gdx-series', items.map(function (item) { return item.series; }).join(','));
+      say(data, pieces[0] + pieces.slice(1).join(data.separator));
     });
-  }
-  controls.forEach(function (c) {
-    c.addEventListener('input', show);
-    c.addEventListener('change', show);
+    canvas.hidden = false;
   });
-  root.querySelector('.gdx-controls').hidden = false;
-  root.querySelector('.gdx-note-js').hidden = false;
-  canvas.hidden = false;
-  show();
 })();"""
 
 _DRAWN_STYLE = """
@@ -894,7 +1134,9 @@ _DRAWN_STYLE = """
 """
 
 
-def _drawn_html(explorer, controls, view, fixed_note) -> str:
+def _drawn_html(explorer, controls, view, fixed_note, explorer_layers) -> str:
+    """The drawn view's HTML; ``explorer_layers`` says, per layer, whether it draws artists
+    (its entries are stored runs)."""
     data = view["data"]
     uid = "gdx-" + secrets.token_hex(4)
     start = view["start"]
@@ -925,14 +1167,20 @@ def _drawn_html(explorer, controls, view, fixed_note) -> str:
                      f'<input type="range" id="{cid}" data-gdx-control="{control.name}" min="0" '
                      f'max="{len(control.values) - 1}" step="1" value="{at}" '
                      f'aria-valuetext="{shown}"><output for="{cid}">{shown}</output></div>')
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    # deflated: the runs of neighbouring settings repeat one another (a quarter of the size)
+    payload = base64.b64encode(zlib.compress(json.dumps(data, separators=(",", ":")).encode(),
+                                             9)).decode("ascii")
     settings = int(np.prod([len(c.values) for c in controls]))
+    stored = sum(len(layer["entries"]) for layer, source in zip(data["layers"], explorer_layers,
+                                                                  strict=True) if source)
+    counted = (f"{settings:,} settings" if stored == settings
+               else f"{stored:,} stored runs combine into {settings:,} settings")
     note_js = (f"Drawn in your browser from runs computed when the book was built "
-               f"({settings:,} settings). " + (fixed_note + " " if fixed_note else "")
+               f"({counted}). " + (fixed_note + " " if fixed_note else "")
                + "Run this page as a notebook (Binder, Colab or Jupyter) to change everything.")
     setting = explorer.describe({c.name: c.values[start[c.name]] for c in controls})
     note_static = (f"{explorer.title} at {setting}. With JavaScript on, sliders choose among "
-                   f"{settings:,} precomputed settings; run this page as a notebook (Binder, "
+                   f"{settings:,} settings; run this page as a notebook (Binder, "
                    "Colab or Jupyter) to move them freely.")
     alt = f"{data['alt']} {status}"
     return (f'<div class="gdx gdx-drawn" id="{uid}" data-gdx-frame="{start_key}" '
@@ -947,5 +1195,6 @@ def _drawn_html(explorer, controls, view, fixed_note) -> str:
             f'<p class="gdx-status" aria-live="polite">{html.escape(status)}</p>'
             f'<p class="gdx-note gdx-note-js" hidden>{html.escape(note_js)}</p>'
             f'<noscript><p class="gdx-note">{html.escape(note_static)}</p></noscript>'
-            f'<script type="application/json" class="gdx-data">{payload}</script>'
+            f'<script type="application/octet-stream" class="gdx-data" data-encoding="deflate">'
+            f"{payload}</script>"
             f"<script>{_DRAWN_SCRIPT}</script></div>")

@@ -51,6 +51,7 @@ import base64
 import dataclasses
 import html
 import io
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,11 +211,19 @@ def _log_limits(values: np.ndarray) -> tuple[float, float]:
     return 10.0 ** np.floor(np.log10(low / 1.6)), 10.0 ** np.ceil(np.log10(high * 1.6))
 
 
+_AXIS_ENDS = (1, 1.5, 2, 3, 4, 5, 6, 7)
+
+
 def _steps_axis_end(steps: int) -> int:
-    """The right end of a step axis: ``steps`` rounded up to a multiple of half its power of ten
-    (450 → 500, 61 → 65), so moving a steps slider by one mostly keeps the axis as it is."""
-    unit = max(1, 10 ** int(np.log10(steps)) // 2)
-    return -(-steps // unit) * unit  # ceil(steps / unit) * unit
+    """The right end of a step axis: ``steps`` rounded up to 1, 1.5, 2, 3, 4, 5, 6 or 7 times
+    a power of ten (450 → 500, 61 → 70, 101 → 150; 60 stays 60), so moving a steps slider by
+    one mostly keeps the axis as it is. A run fills at least two thirds of the axis (101 of
+    150, 201 of 300), and between 10 and 500 steps there are 14 axes, which a static view
+    draws once each."""
+    if steps <= 1:
+        return 1
+    power = 10 ** int(np.floor(np.log10(steps)))
+    return next(round(end * power) for end in (*_AXIS_ENDS, 10) if end * power >= steps)
 
 
 def _linear_limits(values: np.ndarray) -> tuple[float, float]:
@@ -237,6 +246,26 @@ def _excess(losses: np.ndarray, minimum: float | None) -> np.ndarray:
 def _final(run) -> str:
     at = getattr(run, "diverged_at", None)
     return f"diverged at step {at}" if run.diverged else f"{run.final_loss:.3g}"
+
+
+def _final_at(run, steps: int) -> str:
+    """``_final(_prefix(run, steps))`` without building the shorter run."""
+    if run.diverged and run.diverged_at <= steps:
+        return f"diverged at step {run.diverged_at}"
+    return f"{float(run.losses[steps]):.3g}"
+
+
+def _prefix(run, steps: int):
+    """The run of ``steps`` steps that begins ``run`` (a longer run from the same start):
+    what :func:`~gdcourse.run.minimize` returns for ``steps``, as each step depends only on
+    the steps before it (a run that diverged by then is the whole run)."""
+    if (run.diverged and run.diverged_at <= steps) or len(run.losses) == steps + 1:
+        return run
+    if len(run.losses) < steps + 1:
+        raise ValueError(f"a run of {len(run.losses) - 1} steps has no prefix of {steps}")
+    return dataclasses.replace(run, params=run.params[:steps + 1], losses=run.losses[:steps + 1],
+                               grad_norms=run.grad_norms[:steps + 1], diverged=False,
+                               diverged_at=None)
 
 
 class Explorer:
@@ -577,6 +606,10 @@ class Explorer:
     view_separator = ""
     """What joins the status pieces of a drawn view's layers (after the base's piece)."""
 
+    view_prefix: str | None = None
+    """The control of a drawn view that counts steps, drawn as the first steps of the longest
+    runs (``build_drawn_view(prefix=...)``), or None."""
+
     def interactive_view(self) -> dict:
         """The interactive static view over :meth:`view_grid`, the other controls at their
         current values: drawn in the browser when the explorer has :meth:`view_layers`
@@ -595,7 +628,7 @@ class Explorer:
             return build_view(self, controls, fixed_note=note)
         try:
             return build_drawn_view(self, controls, layers, separator=self.view_separator,
-                                    fixed_note=note)
+                                    fixed_note=note, prefix=self.view_prefix)
         finally:
             self._view_done()
 
@@ -769,6 +802,10 @@ def _fields(cls) -> set[str]:
         else set()
 
 
+def _field_default(cls, name: str):
+    return next(field.default for field in dataclasses.fields(cls) if field.name == name)
+
+
 class ComparisonExplorer(Explorer):
     """Several optimizers on one 2-D loss: paths on the contour map and loss curves."""
 
@@ -813,8 +850,9 @@ class ComparisonExplorer(Explorer):
                  "steps": Control("int", steps, 10, 500, description="steps")}
         for name in names:
             specs[f"lr_{name}"] = Control("log", lrs[name], 1e-4, 3.0, description=f"lr {name}")
-            if "momentum" in _fields(OPTIMIZERS[name]):
-                default = self.fixed[name].pop("momentum", 0.9)
+            if "momentum" in _fields(OPTIMIZERS[name]):  # the optimizer's own default (RMSProp: 0)
+                default = self.fixed[name].pop("momentum", _field_default(OPTIMIZERS[name],
+                                                                          "momentum"))
                 specs[f"momentum_{name}"] = Control("float", default, 0.0, 0.99,
                                                     description=f"β {name}")
         for name in names:  # fail now, with the optimizer's own message, not on first draw
@@ -827,47 +865,79 @@ class ComparisonExplorer(Explorer):
         self.loss_limits: dict[str, tuple[float, float]] | None = None
         self.view_loss_limits: dict[str, tuple[float, float]] | None = None
         self._runs: dict[tuple, Any] | None = None  # runs remembered while a view is built
+        self._view_steps = steps  # the most steps of the view being built
         super().__init__(specs, static_values, static=static, figsize=(9.5, 4.0))
 
     view_separator = ", "
 
+    VIEW_BETAS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+    """The β values of the static view: none, then denser towards 1, where each step of β
+    lengthens the memory 1/(1 − β) most (2, 5, 10, 20, 100 steps), the usual 0.9 among them."""
+
+    VIEW_LRS = (30, 16)
+    """Learning rates per optimizer in the static view: 30, or 16 where β has a slider too (an
+    lr x β grid: every run costs build time, some 5 ms, and 10 s is the budget of a view)."""
+
+    VIEW_STEPS = 36
+    """About this many values of the steps slider (log-spaced over its range, with the
+    explorer's own): they cost no runs, only an axis and the status line each."""
+
     def view_grid(self) -> dict[str, list]:
-        """The losses of the static view (a dropdown) and each optimizer's learning rate (30
-        log-spaced values over the slider's range, with the explorer's own). The view draws
-        the race in the browser (:meth:`view_layers`): each optimizer's runs are stored apart,
-        so the sliders combine freely at the cost of their sum, not their product."""
+        """Every control of the live widget, in its order: the losses of the static view (a
+        dropdown), the number of steps (:attr:`VIEW_STEPS` values), each optimizer's learning
+        rate (:attr:`VIEW_LRS` log-spaced values over the slider's range, with the explorer's
+        own) and β (:attr:`VIEW_BETAS` and the explorer's own).
+        The view draws the race in the browser (:meth:`view_layers`): each optimizer's runs are
+        stored apart, so the sliders combine freely at the cost of their sum, not their
+        product, and the steps slider draws the first steps of the longest runs."""
         grid = {"loss": [values["loss"] for values in self.static_values]}
+        spec = self.specs["steps"]
+        grid["steps"] = grid_values("int", spec.low, spec.high, self.VIEW_STEPS,
+                                    [self.values["steps"]])
         for name in self.names:
             spec = self.specs[f"lr_{name}"]
-            grid[f"lr_{name}"] = grid_values("log", spec.low, spec.high, 30,
+            beta = f"momentum_{name}"
+            grid[f"lr_{name}"] = grid_values("log", spec.low, spec.high,
+                                             self.VIEW_LRS[beta in self.specs],
                                              [self.values[f"lr_{name}"]])
+            if beta in self.specs:
+                grid[beta] = sorted({*self.VIEW_BETAS, self.values[beta]})
         return grid
 
+    view_prefix = "steps"
+
     def view_layers(self) -> list:
-        """A base layer for the loss (contour map and axes) and one layer per optimizer, keyed
-        by the loss and its learning rate: its path, its head and its loss curve, and its part
-        of the status line. The loss axis is fixed per loss for the whole view (else one
+        """A base layer for the loss and the number of steps (contour map, axes and the head
+        of the status line) and one layer per optimizer, keyed by the loss, its learning rate
+        and β: its path, its head and its loss curve, cut at the number of steps, and its part
+        of the status line for each number of steps. The runs are made once, at the most steps
+        (see :func:`_prefix`). The loss axis is fixed per loss for the whole view (else one
         optimizer's learning rate would move every curve), see :meth:`_view_limits`."""
         from gdcourse.explorer_view import Layer
 
         self._runs = {}
         grid = self.view_grid()
+        self._view_steps = grid["steps"][-1]
         self.view_loss_limits = self.loss_limits = {loss: self._view_limits(loss, grid)
                                                     for loss in grid["loss"]}
-        layers = [Layer(("loss",), (), lambda: self._status_head(self.values))]
+        layers = [Layer(("loss", "steps"), (), lambda: self._status_head(self.values))]
         for index, name in enumerate(self.names):
+            controls = ("loss", f"lr_{name}", *([f"momentum_{name}"]
+                                                if f"momentum_{name}" in grid else []))
             layers.append(Layer(
-                ("loss", f"lr_{name}"),
-                (self.lines[index], self.heads[index], self.loss_lines[index]),
-                lambda index=index, name=name: f"{name} {_final(self.trajectories[index])}"))
+                controls, (self.lines[index], self.heads[index], self.loss_lines[index]),
+                lambda steps, index=index, name=name:
+                    f"{name} {_final_at(self.trajectories[index], steps)}",
+                cuts=("prefix", "head", "prefix/10")))
         return layers
 
     def _view_limits(self, loss: str, grid: dict[str, list]) -> tuple[float, float]:
         """The loss axis of ``loss`` in the drawn view. On a log axis (a loss with a known
         minimum): down to the lowest loss any learning rate of ``grid`` reaches, up to a hundred
         times the starting loss. On a linear axis (the saddle, unbounded below): the curves at
-        the explorer's own learning rates. Curves beyond leave the panel."""
-        values = {**self.values, "loss": loss}
+        the explorer's own learning rates. Curves beyond leave the panel. Both over the most
+        steps of the view."""
+        values = {**self.values, "loss": loss, "steps": self._view_steps}
         self._contour(loss)
         start_loss = self.loss.value(np.asarray(self.loss.default_start, dtype=float))
         if self.loss.minimum_value is None:
@@ -875,8 +945,11 @@ class ComparisonExplorer(Explorer):
             return _linear_limits(np.concatenate([*shown, [start_loss]]))
         lowest = np.inf
         for name in self.names:
-            for lr in grid[f"lr_{name}"]:
-                run = self._run(name, {**values, f"lr_{name}": lr})
+            for lr, beta in itertools.product(grid[f"lr_{name}"],
+                                              grid.get(f"momentum_{name}", [None])):
+                chosen = {f"lr_{name}": lr} if beta is None else {f"lr_{name}": lr,
+                                                                  f"momentum_{name}": beta}
+                run = self._run(name, {**values, **chosen})
                 lowest = min(lowest, _excess(run.losses, self.loss.minimum_value).min())
         first = _excess(np.array([start_loss]), self.loss.minimum_value)[0]
         return _log_limits(np.array([lowest, 100 * first]))
@@ -887,15 +960,16 @@ class ComparisonExplorer(Explorer):
         self._apply(self.values)
 
     def _run(self, name: str, values: dict):
-        """The run of optimizer ``name`` at ``values`` (remembered while a view is built)."""
+        """The run of optimizer ``name`` at ``values``. While a view is built, runs are made
+        once for the view's most steps, remembered, and cut to ``values["steps"]``."""
         optimizer = self._optimizer(name, values)
         if self._runs is None:
             return minimize(self.loss, self.loss.default_start, optimizer, values["steps"])
-        key = (values["loss"], repr(optimizer), values["steps"])
+        key = (values["loss"], repr(optimizer))
         if key not in self._runs:
             self._runs[key] = minimize(self.loss, self.loss.default_start, optimizer,
-                                       values["steps"])
-        return self._runs[key]
+                                       self._view_steps)
+        return _prefix(self._runs[key], values["steps"])
 
     def _status_head(self, values: dict) -> str:
         return f"{self.loss.name}, {values['steps']} steps: final loss "

@@ -485,14 +485,20 @@ _FRAME_SHOWN = r"""
 
 
 # a drawn view (gdcourse.explorer_view.build_drawn_view): what the data says for the controls'
-# values (looked up here independently of the page's script), and what the page shows
+# values (looked up here independently of the page's drawing code, in the data the page inflated),
+# and what the page shows; a layer cut by a steps slider has its status piece for each step count
 _DRAWN_SHOWN = r"""
 (root) => {
-  const data = JSON.parse(root.querySelector('script.gdx-data').textContent);
+  const data = root.gdxData;
   const controls = Array.from(root.querySelectorAll('[data-gdx-control]'));
   const key = controls.map(c => c.value).join(',');
+  const at = data.prefix ? +controls[data.prefix.control].value : 0;
   const pieces = data.layers.map(layer => {
     const wanted = layer.controls.map(i => controls[i].value).join(',');
+    if (layer.cuts) {
+      const entry = layer.entries[wanted];
+      return entry ? {text: entry[0][at], entry, series: entry[1]} : null;
+    }
     let text = '';
     for (const [k, entry] of Object.entries(layer.entries)) {
       const [prefix, middle, suffix] = entry[entry.length - 2];
@@ -546,6 +552,7 @@ def _check_status_and_readouts(shown: dict, what: str) -> dict:
 
 
 def _check_drawn(root, what: str) -> dict:
+    assert root.get_attribute("data-gdx-ready") is not None, f"{what}: the view never started"
     shown = root.evaluate(_DRAWN_SHOWN)
     assert shown["known"], f"{what}: no data for {shown['key']}"
     assert shown["shown_key"] == shown["key"], f"{what}: the view did not follow"
@@ -568,6 +575,13 @@ def _check_frame(root, what: str) -> dict:
     return _check_status_and_readouts(shown, what)
 
 
+def _wait_ready(root) -> None:
+    """Wait until the view's script has read its data and shown its controls (a drawn view
+    inflates its data first, asynchronously)."""
+    root.page.wait_for_function("(root) => root.hasAttribute('data-gdx-ready')",
+                                arg=root.element_handle(), timeout=15_000)
+
+
 def _exercise_explorer(page, root, label: str, *, mouse: bool = True) -> list[str]:
     """Move every control of one explorer by mouse and keyboard; return the frames seen."""
     seen = [_check_frame(root, f"{label} at start")["src"]]
@@ -578,12 +592,15 @@ def _exercise_explorer(page, root, label: str, *, mouse: bool = True) -> list[st
         top = int(control.get_attribute("max"))
         if mouse:
             box = control.bounding_box()
-            for fraction in (0.1, 0.9):
+            # the far end first: on a slider of few values (β: 6) that starts near one end, a
+            # click a tenth of the way along can land on the value it has
+            near_low = int(control.input_value()) < top / 2
+            for fraction in ((0.9, 0.1) if near_low else (0.1, 0.9)):
                 before = control.input_value()
                 page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
                 shown = _check_frame(root, f"{label}: slider {index} clicked at {fraction:.0%}")
                 seen.append(shown["src"])
-                assert control.input_value() != before or (fraction == 0.9 and before == str(top))
+                assert control.input_value() != before
         control.focus()
         control.press("Home")
         assert control.input_value() == "0"
@@ -645,6 +662,7 @@ def test_explorer_controls_move_the_picture_offline(explorer_session, server, pa
     assert roots.count() >= 1, "no interactive explorer on the page"
     for index in range(roots.count()):
         root = roots.nth(index)
+        _wait_ready(root)
         assert root.locator(".gdx-controls").is_visible()
         seen = _exercise_explorer(page, root, f"{page_name} explorer {index}")
         assert len(set(seen)) >= 3, "the picture hardly changed while the controls moved"
@@ -660,6 +678,7 @@ def test_explorer_controls_fit_and_work_on_a_phone(explorer_session, server, pag
     roots = page.locator("div.gdx")
     for index in range(roots.count()):
         root = roots.nth(index)
+        _wait_ready(root)
         root.scroll_into_view_if_needed()
         width = page.evaluate("() => document.documentElement.clientWidth")
         for control in root.locator(".gdx-control").all():
@@ -678,6 +697,7 @@ def test_screenshots_of_an_explorer_at_two_settings(explorer_session, server):
     page, _, _ = explorer_session(DESKTOP)
     page.goto(server.url(page_name), wait_until="load")
     root = page.locator("div.gdx").first
+    _wait_ready(root)
     root.scroll_into_view_if_needed()
     beta = root.locator('input[type="range"]').nth(1)
     shots = []
@@ -689,3 +709,33 @@ def test_screenshots_of_an_explorer_at_two_settings(explorer_session, server):
         shots.append(path.read_bytes())
         _check_frame(root, f"momentum explorer, β {key}")
     assert shots[0] != shots[1]
+
+
+def test_screenshots_of_the_race_at_two_settings(explorer_session, server):
+    """Chapter 9's race with its new controls: 10 steps with the book's setting, then 500 steps
+    with β at 0.99 for Nesterov and RMSProp (each slider by keyboard)."""
+    page_name = next(p for p in EXPLORER_PAGES if "09_" in p)
+    page, _, errors = explorer_session(DESKTOP)
+    del errors[:]
+    page.goto(server.url(page_name), wait_until="load")
+    root = page.locator("div.gdx").first
+    _wait_ready(root)
+    root.scroll_into_view_if_needed()
+    slider = {root.locator(f'label[for="{c.get_attribute("id")}"]').text_content(): c
+              for c in root.locator('input[type="range"]').all()}
+    assert {"steps", "β nesterov", "β rmsprop"} <= set(slider)
+    shots = []
+    for name, keys in (("10-steps", [("steps", "Home")]),
+                       ("500-steps-beta-099", [("steps", "End"), ("β nesterov", "End"),
+                                               ("β rmsprop", "End")])):
+        for label, key in keys:
+            slider[label].focus()
+            slider[label].press(key)
+        shown = _check_frame(root, f"race, {name}")
+        path = _artifact(f"explorer-race-{name}.png")
+        root.screenshot(path=str(path))
+        shots.append((path.read_bytes(), shown["status"]))
+    assert shots[0][0] != shots[1][0]
+    assert shots[0][1].startswith("Rosenbrock, 10 steps:")
+    assert shots[1][1].startswith("Rosenbrock, 500 steps:")
+    assert errors == [], "\n".join(errors)

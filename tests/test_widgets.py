@@ -422,6 +422,7 @@ from gdcourse.explorer_view import (  # noqa: E402
     BUDGET_BYTES,
     CLIP_PIXELS,
     PIXEL_STEPS,
+    _layer_entry,
     compose,
     decode_pieces,
     decode_png,
@@ -512,6 +513,7 @@ def test_drawn_view_data_is_what_the_live_widget_runs(name):
     settings = [start_indices(explorer, view), {c.name: 0 for c in controls},
                 {c.name: len(c.values) - 1 for c in controls}]
     settings += [{c.name: int(rng.integers(len(c.values))) for c in controls} for _ in range(6)]
+    settings += diverging_settings(explorer, view)
     for indices in settings:
         live.update(**{c.name: c.values[indices[c.name]] for c in controls})
         assert drawn_status(view, indices) == live.status
@@ -536,6 +538,146 @@ def test_drawn_view_data_is_what_the_live_widget_runs(name):
     first, last = (drawn_series(view, s) for s in settings[1:3])
     assert any(a[1].shape != b[1].shape or not np.array_equal(a[1], b[1])
                for a, b in zip(first, last, strict=True))
+
+
+def diverging_settings(explorer, view) -> list[dict]:
+    """For a view with a steps slider: a run that diverges at step j shown for fewer steps
+    (its loss at the last step shown) and for j steps or more ("diverged at step j"), at the
+    slider's ends and around j, with β (where there is one) at its largest."""
+    data = view["data"]
+    if "prefix" not in data:
+        return []
+    controls = explorer.view_controls()
+    names = [c.name for c in controls]
+    steps_name = names[data["prefix"]["control"]]
+    values = data["prefix"]["values"]
+    start = start_indices(explorer, view)
+    found = []
+    for layer in data["layers"][1:]:
+        layer_names = [names[i] for i in layer["controls"]]
+        for key, (statuses, _refs) in reversed(layer["entries"].items()):
+            if "diverged" in statuses[-1] and "diverged" not in statuses[0]:
+                at = next(i for i, text in enumerate(statuses) if "diverged" in text)
+                setting = {**start, **dict(zip(layer_names, map(int, key.split(",")),
+                                               strict=True))}
+                found += [{**setting, steps_name: i} for i in (0, at - 1, at, len(values) - 1)]
+                break
+    assert found, "no run of the view diverges within its steps"
+    return found
+
+
+@pytest.mark.parametrize("name", DRAWN_VIEWS)
+def test_drawn_view_backgrounds_are_the_live_picture(name):
+    """Under the browser's paths, the page stacks a background per panel and a foreground:
+    for settings of the base layer (a new loss, a new steps axis) they are the live widget's
+    picture without those paths; the contour map is drawn once per loss and reused."""
+    explorer, view = book_view(name)
+    data = view["data"]
+    controls = explorer.view_controls()
+    base = [controls[i] for i in data["layers"][0]["controls"]]
+    live = BOOK_EXPLORERS[name](static=False)
+    live.loss_limits = explorer.view_loss_limits
+    start = start_indices(explorer, view)
+    settings = [start, {**start, **{c.name: 0 for c in base}},
+                {**start, **{c.name: len(c.values) - 1 for c in base}},
+                {**start, **{c.name: len(c.values) // 2 for c in base}}]
+    drawn = ((*live.lines, *live.heads, *live.loss_lines) if name == "comparison"
+             else (live.path, live.gd_path, live.curve, live.gd_curve))
+    for indices in settings:
+        live.update(**{c.name: c.values[indices[c.name]] for c in controls})
+        for artist in drawn:
+            artist.set_visible(False)
+        try:
+            expected = live.live_pixels()
+        finally:
+            for artist in drawn:
+                artist.set_visible(True)
+        entry, _ = _layer_entry(data, data["layers"][0], indices)
+        picture = np.concatenate([decode_png(data["backgrounds"][entry[0]]),
+                                  decode_png(data["backgrounds"][entry[1]])], axis=1)
+        top = decode_png(data["foregrounds"][entry[2]])
+        opaque = top[..., 3] > 0
+        picture[opaque] = top[opaque]
+        assert picture.shape[:2] == expected.shape[:2]
+        assert np.array_equal(picture[..., :3][~opaque], expected[~opaque])
+        assert np.abs(picture[..., :3][opaque].astype(int) - expected[opaque]).mean() < 4
+
+
+def test_comparison_view_has_every_control_of_the_live_widget():
+    """The static race mirrors the live widget: the same controls, in the same order, with the
+    same labels, and each slider's values inside its range and including its default."""
+    explorer, view = book_view("comparison")
+    controls = explorer.view_controls()
+    assert [c.name for c in controls] == list(explorer.specs)
+    assert {"steps", "momentum_nesterov", "momentum_rmsprop"} <= set(explorer.specs)
+    page = view["html"]
+    for control in controls:
+        spec = explorer.specs[control.name]
+        assert f">{control.label}</label>" in page and control.label == spec.description
+        assert explorer.values[control.name] in control.values
+        if spec.kind != "choice":
+            assert spec.low <= min(control.values) and max(control.values) <= spec.high
+    steps = dict(zip([c.name for c in controls], controls, strict=True))["steps"].values
+    assert steps[0] == 10 and steps[-1] == 500 and 30 <= len(steps) <= 60
+    # β from none (0: RMSProp's own default) to 0.99, the usual 0.9 among them
+    for name in ("momentum_nesterov", "momentum_rmsprop"):
+        betas = next(c for c in controls if c.name == name).values
+        assert {0.0, 0.9, 0.99} <= set(betas)
+    assert explorer.values["momentum_rmsprop"] == 0.0  # RMSProp's default, not 0.9
+    assert explorer.values["momentum_nesterov"] == 0.9
+    # the steps slider costs no runs: every optimizer's run is stored once per setting of its
+    # own controls, and drawn cut to the steps chosen
+    for layer in view["data"]["layers"][1:]:
+        assert view["data"]["controls"][view["data"]["prefix"]["control"]]["name"] == "steps"
+        assert all(len(entry[0]) == len(steps) for entry in layer["entries"].values())
+
+
+def test_prefix_of_a_run_is_the_shorter_run():
+    from gdcourse.widgets import _final, _final_at, _prefix
+
+    loss = Rosenbrock()
+    for optimizer in (GD(lr=2e-3), GD(lr=5e-3), Nesterov(lr=1e-3, momentum=0.99)):
+        long = minimize(loss, loss.default_start, optimizer, 120)
+        for steps in (1, 10, 37, 119, 120):
+            short = minimize(loss, loss.default_start, optimizer, steps)
+            cut = _prefix(long, steps)
+            assert (cut.diverged, cut.diverged_at) == (short.diverged, short.diverged_at)
+            np.testing.assert_array_equal(cut.params, short.params)
+            np.testing.assert_array_equal(cut.losses, short.losses)
+            assert _final_at(long, steps) == _final(short)
+    assert minimize(loss, loss.default_start, GD(lr=5e-3), 120).diverged  # a case of each
+    with pytest.raises(ValueError, match="no prefix"):
+        _prefix(minimize(loss, loss.default_start, GD(lr=1e-3), 10), 20)
+
+
+def test_steps_axis_keeps_two_thirds_filled_with_few_axes():
+    from gdcourse.widgets import _steps_axis_end
+
+    ends = [_steps_axis_end(steps) for steps in range(1, 1001)]
+    assert all(end >= steps for steps, end in enumerate(ends, start=1))
+    assert min(steps / end for steps, end in enumerate(ends, start=1)) >= 2 / 3 - 1e-9
+    assert sorted(set(ends[9:500])) == [10, 15, 20, 30, 40, 50, 60, 70, 100, 150, 200, 300,
+                                        400, 500]
+    assert ends[449] == 500 and ends[60] == 70 and ends[59] == 60  # 450 -> 500, 61 -> 70
+
+
+def test_piece_steps_cut_a_clipped_line_at_any_step():
+    from gdcourse.explorer_view import _cut, decode_series, piece_steps
+
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [1e9, 0.0], [2.0, 2.0], [3.0, 3.0]])
+    count, pieces = decode_series(encode_points(points))
+    assert count == 5
+    # inside, leaving (an exit point on the segment to step 2), entering again (step 3)
+    assert [(step, flags) for _, step, flags in pieces] == [(0, 2), (3, 1)]
+    steps, original = piece_steps(len(pieces[1][0]), 3, 1)
+    assert steps.tolist() == [3, 3, 4] and original.tolist() == [False, True, True]
+    text = encode_points(points)
+    for k, expected in [(0, 1), (1, 2), (2, 3), (3, 5), (4, 6)]:
+        assert len(_cut(text, "prefix", k)[0]) == expected
+    assert _cut(text, "head", 4)[0].tolist() == [[3.0, 3.0]]
+    assert _cut(text, "head", 9)[0].tolist() == [[3.0, 3.0]]  # the last point of a shorter run
+    assert len(_cut(text, "head", 2)[0]) == 0  # far outside the picture: not drawn
+    assert _cut(encode_points(np.zeros((45, 2))), "prefix/10", 30)[1] == 3  # 31 points // 10
 
 
 def test_drawn_view_encoding_round_trips_and_clips():
@@ -593,9 +735,16 @@ def test_view_is_self_contained_accessible_and_within_budget(name):
         assert f'<output for="{cid}">' in page
     for cid in selects:
         assert f'<label for="{cid}">' in page
+    paired = set()  # sliders of a two-dimensional grid (lr x β): dense as a pair
+    for layer in view.get("data", {}).get("layers", []):
+        ranges_of_layer = [controls[i] for i in layer["controls"] if controls[i].kind == "range"]
+        if len(ranges_of_layer) == 2:
+            assert np.prod([len(c.values) for c in ranges_of_layer]) >= 90
+            assert all(len(c.values) >= 6 for c in ranges_of_layer)
+            paired |= {c.name for c in ranges_of_layer}
     for control in controls:
         if control.kind == "range":
-            assert 30 <= len(control.values) <= 60 or len(controls) == 2
+            assert 30 <= len(control.values) <= 60 or len(controls) == 2 or control.name in paired
     assert re.search(r'<p class="gdx-status" aria-live="polite">[^<]+</p>', page)
     assert "<noscript>" in page
     assert '<div class="gdx-controls" hidden>' in page  # shown by the script only
@@ -637,8 +786,12 @@ def test_view_grids_put_the_transitions_on_frames():
     race = BOOK_EXPLORERS["comparison"]()
     race_grid = race.view_grid()
     for name in race.names:
-        assert 30 <= len(race_grid[f"lr_{name}"]) <= 60
+        beta = f"momentum_{name}"
+        assert (30 if beta not in race_grid else 16) <= len(race_grid[f"lr_{name}"]) <= 60
         assert race.values[f"lr_{name}"] in race_grid[f"lr_{name}"]
+        if beta in race_grid:  # no momentum, the usual 0.9 and the slider's end
+            assert {0.0, 0.9, 0.99, race.values[beta]} <= set(race_grid[beta])
+    assert race.values["steps"] in race_grid["steps"]
     batch = batch_size_explorer()
     sizes = batch.view_grid()["batch_size"]
     noise = batch.noise_batch_size()
@@ -677,6 +830,22 @@ def test_drawn_view_rejects_bad_layers():
         build_drawn_view(explorer, controls, [Layer(("lr", "momentum", "steps"), (), str)])
     with pytest.raises(ValueError, match="every control of the view must belong to a layer"):
         build_drawn_view(explorer, controls, [Layer(("lr",), (), str)])
+    with pytest.raises(ValueError, match="cuts need a prefix control"):
+        build_drawn_view(explorer, controls, [Layer(("lr", "momentum"), (explorer.path,), str,
+                                                    cuts=("prefix",))])
+    with pytest.raises(ValueError, match="prefix control 'lr' must belong to the base layer"):
+        build_drawn_view(explorer, controls, [Layer(("momentum",), (), str),
+                                              Layer(("lr",), (explorer.path,), str,
+                                                    cuts=("prefix",))], prefix="lr")
+    with pytest.raises(ValueError, match="whole numbers of steps"):
+        build_drawn_view(explorer, controls, [Layer(("lr", "momentum"), (), str)], prefix="lr")
+    race = optimizer_comparison("rosenbrock", ["gd"], static=True)
+    race_controls = race.view_controls()
+    with pytest.raises(ValueError, match="needs a cut from"):
+        build_drawn_view(race, race_controls, [
+            Layer(("loss", "steps"), (), str),
+            Layer(("loss", "lr_gd"), (race.lines[0], race.heads[0]), str,
+                  cuts=("head", "prefix"))], prefix="steps")
     # a line drawn by the browser above the legend and markers: refused, not drawn wrongly
     explorer.path.set_zorder(9)
     try:
