@@ -116,7 +116,12 @@ def _norm(vector: np.ndarray) -> float:
 
 
 def _finite(array: np.ndarray) -> bool:
-    return bool(np.isfinite(array).all())
+    """Whether every entry of ``array`` is finite (``np.isfinite(array).all()``), checked the
+    cheap way first: a sum is inf or nan whenever an entry is, so a finite sum settles it; only
+    an infinite or nan sum (a non-finite entry, or finite entries too large to add) needs the
+    entries looked at one by one. A run asks this at every step, inside
+    ``np.errstate(all="ignore")`` (so a sum that overflows says nothing)."""
+    return math.isfinite(array.sum()) or bool(np.isfinite(array).all())
 
 
 def _acceptable(loss_value: float, limit: float) -> bool:
@@ -167,16 +172,22 @@ def minimize(loss: Any, x0: Any, optimizer: Any, steps: int, *,
         params, losses, norms = [x], [loss_value], [_norm(grad)]
         state = optimizer.init(_as_output(x))
         diverged_at = None
+
+        def value_at(point):
+            return loss.value(_as_output(point))
+
         for step in range(1, steps + 1):
             new_x, state = optimizer.step(_as_output(x), _as_output(grad), state)
-            x = as_float_array("x", new_x)
-            loss_value = _loss_at(lambda point: loss.value(_as_output(point)), x)
+            floating = type(new_x) is np.ndarray and new_x.dtype.kind == "f"
+            x = new_x if floating else as_float_array("x", new_x)
+            loss_value = _loss_at(value_at, x)
             if _acceptable(loss_value, limit):
                 grad = as_float_array("grad", loss.grad(_as_output(x)))
-                if _finite(grad):
+                grad_norm = _norm(grad)  # a finite norm means a finite gradient (see _finite)
+                if math.isfinite(grad_norm) or _finite(grad):
                     params.append(x)
                     losses.append(loss_value)
-                    norms.append(_norm(grad))
+                    norms.append(grad_norm)
                     continue
             diverged_at = step
             break
