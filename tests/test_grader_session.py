@@ -261,3 +261,76 @@ def test_a_session_that_never_starts_fails_the_check():
     with pytest.raises(CheckFailed, match="sent no answer"):
         _cell(link, lambda: StudentFunction(link, "f")(1.0))
     assert link.failure is None
+
+
+def _sgd(grad, w0, steps, batch_size):  # a student's loop over the grader's problem.grad
+    w = np.asarray(w0, dtype=float)
+    for step in range(steps):
+        batch = np.arange(step, step + batch_size) % 20
+        w = w - 0.1 * grad(w, batch)
+    return w
+
+
+def test_a_problems_gradient_runs_in_the_kernel_without_round_trips(monkeypatch):
+    from gdcourse.data import LinearRegression
+
+    rng = np.random.default_rng(4)
+    problem = LinearRegression(rng.normal(size=(20, 2)), rng.normal(size=20))
+    kernel = ThreadKernel(monkeypatch, {"sgd": _sgd})
+    link = KernelLink(kernel.start, kernel.answer)
+    got = _cell(link, lambda: StudentFunction(link, "sgd")(problem.grad, np.zeros(3), 50, 4))
+    np.testing.assert_array_equal(got, _sgd(problem.grad, np.zeros(3), 50, 4))
+    assert kernel.answered == 2  # the request and the end: no callback crossed
+    assert link.callbacks_run == 0
+
+    # the same digest of check inputs as when the gradient was a callback (replays compare it)
+    check.begin_notebook(0)
+    _cell(link, lambda: StudentFunction(link, "sgd")(problem.grad, np.zeros(3), 5, 4))
+    local_digest = check.check_inputs()
+    monkeypatch.setattr(check, "_library_method", lambda _function: None)
+    check.begin_notebook(0)
+    _cell(link, lambda: StudentFunction(link, "sgd")(problem.grad, np.zeros(3), 5, 4))
+    assert check.check_inputs() == local_digest
+    assert link.callbacks_run == 5  # this time each call was a round trip
+
+
+def test_a_problem_the_kernel_cannot_rebuild_is_a_callback_and_errors_read_the_same(monkeypatch):
+    from gdcourse.data import LinearRegression
+
+    problem = LinearRegression(np.arange(6.0), np.ones(6))
+
+    def bad_batch(grad):
+        try:
+            grad(np.zeros(2), [99])
+        except RuntimeError as error:
+            return str(error)
+        return "no error"
+
+    kernel = ThreadKernel(monkeypatch, {"bad_batch": bad_batch, "sgd": _sgd})
+    link = KernelLink(kernel.start, kernel.answer)
+    local = _cell(link, lambda: StudentFunction(link, "bad_batch")(problem.grad))
+    assert link.callbacks_run == 0
+    monkeypatch.setattr(kernel_side, "_local_method", lambda _description: None)  # withheld
+    remote = _cell(link, lambda: StudentFunction(link, "bad_batch")(problem.grad))
+    assert link.callbacks_run == 1
+    assert local == remote and remote.startswith("the function the grader passed failed: "
+                                                 "ValueError: batch indices must lie in")
+
+
+def test_only_gdcourse_problems_methods_are_run_in_the_kernel():
+    from gdcourse.data import LinearRegression, LogisticRegression
+
+    problem = LinearRegression(np.arange(4.0), np.ones(4))
+
+    class Lookalike(LinearRegression):  # a subclass: its grad may be anything
+        def grad(self, params, batch=None):
+            return super().grad(params, batch) * 0
+
+    assert check._library_method(problem.grad)[:2] == ["LinearRegression", "grad"]
+    assert check._library_method(LogisticRegression(np.ones((3, 2)), [0, 1, 1]).loss)
+    assert check._library_method(Lookalike(np.arange(4.0), np.ones(4)).grad) is None
+    assert check._library_method(problem.solution) is None  # not one of the listed methods
+    def wrapped(w, batch):  # a check's own function: always a callback
+        return problem.grad(w, batch)
+
+    assert check._library_method(wrapped) is None

@@ -54,6 +54,9 @@ def _handle(request: Any) -> dict:
     rebuild, a missing function, or an error raised by the student's objects outside the
     guarded call: a reply is always made."""
     try:
+        local = request.get("local")
+        if type(local) is dict:
+            _LOCAL.update(local)
         kind = request["do"]
         if kind == "call":
             return call_function(request)
@@ -100,13 +103,60 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
+_LOCAL: dict = {}  # callbacks of this session that are methods of gdcourse's problems
+
+
+def _local_method(description: Any):
+    """The grader's ``problem.grad`` (say) rebuilt here from its description ``[class,
+    method, fields]`` (see gdcourse.grader.check._library_method), called as a callback is:
+    inputs and value through the wire's encoding (the same checks, copies, refusals), the
+    grader's message on an error, the reference guard off (it is not the student's code).
+    None when it cannot be rebuilt here: then the grader runs it."""
+    try:
+        from gdcourse import data
+
+        name, method, fields = description
+        if name not in ("LinearRegression", "LogisticRegression") or \
+                method not in ("grad", "loss", "loss_and_grad") or type(fields) is not dict:
+            return None
+        bound = getattr(getattr(data, name)(**{key: wire.decode(value)
+                                              for key, value in fields.items()}), method)
+    # gdcourse.data withheld or changed in this kernel, or a malformed description: the
+    # grader's own copy answers instead
+    except Exception:  # noqa: BLE001  (any failure here means: use the callback)
+        return None
+
+    def local(*args, **kwargs):
+        profile = sys.getprofile()
+        sys.setprofile(None)
+        try:
+            args = wire.decode(wire.encode(list(args)))
+            kwargs = wire.decode(wire.encode(dict(kwargs)))
+            try:
+                value = bound(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001  (reported as the grader's callback is)
+                raise RuntimeError(f"the function the grader passed failed: "
+                                   f"{type(error).__name__}: {str(error)[:200]}") from None
+            return wire.decode(wire.encode(value))
+        finally:
+            sys.setprofile(profile)
+
+    local.__name__ = local.__qualname__ = method
+    return local
+
+
 def _callback(tag: str, body):
-    """A function passed by the grader: one of the notebook's own (by name), or a stub that
-    asks the grader to run its function (a callback prompt), answering the grader's requests
-    while it waits (:func:`_converse`)."""
+    """A function passed by the grader: one of the notebook's own (by name), a method of a
+    gdcourse problem run here (:func:`_local_method`), or a stub that asks the grader to run
+    its function (a callback prompt), answering the grader's requests while it waits
+    (:func:`_converse`)."""
     if tag == "__gd_student__":
         return _function(body)
     number = body
+    if str(number) in _LOCAL:
+        local = _local_method(_LOCAL[str(number)])
+        if local is not None:
+            return local
 
     def call(*args, **kwargs):
         # The conversation is not the student's code: the reference guard (a profile hook,
@@ -243,6 +293,7 @@ def trajectory(request: dict) -> dict:
 def session() -> None:
     """One test cell's conversation with the grader (the code it runs is ``session()``): a
     ready prompt, then one reply prompt for each request, until the grader ends it."""
+    _LOCAL.clear()
     streams = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = _Discard()
     try:
