@@ -11,6 +11,12 @@ calls the student's function and sends back what it returned, checked again as p
 reference implementations never leave this process; nothing the kernel prints while answering
 is read.
 
+All requests of one test cell share one conversation with the kernel (:class:`KernelLink`): a
+function a check passes to the student's code is a callback, run here when the student's code
+calls it, except the ``grad``/``loss`` of gdcourse's own learning problems, whose library code
+the kernel runs itself on the problem's data (:func:`_library_method`): round trips, not data,
+were the cost of grading training loops.
+
 A test cell passes when its code runs here without an exception; the message of the exception
 (written by the checks: "step 3 (lr=0.05, ...): x = 13.62, expected 13.71") is the feedback.
 """
