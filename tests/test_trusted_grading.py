@@ -146,6 +146,21 @@ import atexit
 atexit.register(_dump)
 get_ipython().events.register("post_run_cell", lambda result: _dump())
 """,
+    # the conversation of the checks with the kernel (kernel_side.session) is code in the kernel
+    # too: forged replies, or a session ended before it answers, can change nothing but what
+    # the student's functions appear to return
+    "forges-the-session": """
+import gdcourse.grader.kernel_side as _side
+def _forged(request):
+    print("SEEN", str(request)[:500])
+    return {"steps": [], "value": 0.0, "after": []}
+_side._handle = _forged
+""",
+    "ends-the-session": """
+import gdcourse.grader.kernel_side as _side
+_side.input = lambda prompt="": '{"end": true}'
+_side.session = lambda: None
+""",
 }
 
 # Functions whose return is not plain data: refused with a note, never compared.

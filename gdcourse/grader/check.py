@@ -11,6 +11,12 @@ calls the student's function and sends back what it returned, checked again as p
 reference implementations never leave this process; nothing the kernel prints while answering
 is read.
 
+All requests of one test cell share one conversation with the kernel (:class:`KernelLink`): a
+function a check passes to the student's code is a callback, run here when the student's code
+calls it, except the ``grad``/``loss`` of gdcourse's own learning problems, whose library code
+the kernel runs itself on the problem's data (:func:`_library_method`): round trips, not data,
+were the cost of grading training loops.
+
 A test cell passes when its code runs here without an exception; the message of the exception
 (written by the checks: "step 3 (lr=0.05, ...): x = 13.62, expected 13.71") is the feedback.
 """
@@ -22,9 +28,7 @@ import builtins
 import contextlib
 import hashlib
 import json
-import queue
 import re
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -33,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from gdcourse.grader import wire
-from gdcourse.grader.kernel_side import CALLBACK_PROMPT
+from gdcourse.grader.kernel_side import CALLBACK_PROMPT, READY_PROMPT, REPLY_PROMPT
 from gdcourse.grader.sandbox import withheld_modules
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
@@ -102,24 +106,41 @@ def check_inputs() -> tuple[str, int]:
 
 
 class KernelLink:
-    """Requests from the checks to one running kernel, with a time budget per test cell.
+    """The checks' conversation with one running kernel, with a time budget per test cell.
 
-    ``rpc(code, on_input, seconds)`` is provided by the executor (it owns the kernel client):
-    it runs ``code`` in the kernel, answers its ``input()`` prompts with ``on_input`` and returns
-    the text of the :data:`MIME` message the code published (None if it published none), or
-    raises :class:`KernelGone`."""
+    The executor (it owns the kernel client) provides two functions: ``start(code, seconds)``
+    runs ``code`` in the kernel, ``answer(text, seconds)`` answers the kernel's pending
+    ``input()`` prompt with ``text``; both wait for what the kernel does next and return it as
+    ``("prompt", text)`` (a new prompt) or ``("done", None)`` (the code finished), or raise
+    :class:`KernelGone`.
 
-    def __init__(self, rpc: Callable[[str, Callable[[str], str], float], str | None]) -> None:
-        self.rpc = rpc
+    The first request of a test cell starts a session (:func:`kernel_side.session`); every
+    request is then one prompt answered and one prompt back: the kernel's reply
+    (:data:`REPLY_PROMPT`) or, first, any number of callback prompts (the student's code
+    calling a function the checks passed it, run here, in this thread, and answered with its
+    value; it may call the student's functions in turn: such a nested request is answered by
+    the kernel the same way, one level deeper). :meth:`end_cell` ends the session. Nothing
+    the kernel sends is trusted: every prompt is parsed as plain data, must be the kind of
+    message expected at that point of the conversation and arrive within the cell's time
+    budget, else the check fails with a note (or, for no answer in time, the kernel is
+    restarted)."""
+
+    def __init__(self, start: Callable[[str, float], tuple], answer: Callable[[str, float], tuple],
+                 ) -> None:
+        self.start, self.answer = start, answer
         self.deadline = float("inf")
         self.failure: BaseException | None = None  # set once the kernel is gone
         self.callbacks: list[Callable] = []
-        self.callbacks_run: list[int] = []
-        self.sessions: list[_Callback] = []
+        self.callbacks_run = 0
+        self.open = False  # a session runs in the kernel, waiting at a prompt
+        self.round_trips = 0  # prompts answered (requests, callback values) in this cell
+        self.depth = 0  # callbacks running (a request made meanwhile is a nested one)
+        self.local: dict[str, list] = {}  # callbacks the kernel may run itself, not yet sent
 
     def start_cell(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
-        self.callbacks, self.callbacks_run, self.sessions = [], [], []
+        self.callbacks, self.callbacks_run, self.round_trips = [], 0, 0
+        self.local = {}
 
     def _register(self, function: Callable) -> dict:
         if isinstance(function, StudentFunction):  # the kernel's own function, by name
@@ -127,99 +148,169 @@ class KernelLink:
         if not callable(function):
             raise wire.NotData(wire.describe(function))
         self.callbacks.append(function)
+        local = _library_method(function)
+        if local is not None:
+            self.local[str(len(self.callbacks) - 1)] = local
         return {"__gd_callback__": len(self.callbacks) - 1}
 
-    def _answer(self, prompt: str) -> str:
-        """Answer the kernel's input() prompt: a function the grader passed is to run here (a
-        callback, in a thread of its own: it may call the student's functions in turn, which
-        the kernel answers through further prompts), or such a nested call has returned."""
-        if not prompt.startswith(CALLBACK_PROMPT):
-            return json.dumps({"error": "this kernel may not ask for input while graded"})
-        try:
-            message = wire.loads(prompt[len(CALLBACK_PROMPT):])
-            if type(message) is not dict:
-                raise wire.NotData("malformed request")
-            if "result" in message:
-                if not self.sessions:
-                    raise wire.NotData("an answer nobody asked for")
-                self.sessions[-1].inbox.put(message["result"])
-            else:
-                if len(self.callbacks_run) > MAX_CALLBACKS:
-                    raise wire.NotData("too many calls")
-                self.callbacks_run.append(1)
-                self.sessions.append(_Callback(self, message))
-        except wire.NotData as error:
-            return json.dumps({"error": str(error)})
-        left = max(0.0, self.deadline - time.monotonic())
-        try:
-            kind, text = self.sessions[-1].outbox.get(timeout=left)
-        except queue.Empty:
-            raise KernelGone("timeout") from None
-        if kind == "answer":
-            self.sessions.pop()
-        return text
-    def request(self, payload: dict) -> dict:
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise KernelGone("timeout")
+        return left
+
+    def _guarded(self, step: Callable[[], tuple]) -> tuple:
+        """One step of the conversation; a KernelGone (dead, or no answer in time) ends it."""
         if self.failure is not None:
             raise self.failure
-        session = getattr(_CALLBACK, "session", None)
-        if session is not None:  # inside a callback: the kernel waits on its input() prompt
-            text = wire.dumps({"call": payload})
-            _NOTEBOOK.observe(text)
-            session.outbox.put(("call", text))
-            answer = session.inbox.get()
-            if type(answer) is not dict:
-                raise CheckFailed("the kernel's answer was not data")
-            return answer
-        text = wire.dumps(payload)
-        _NOTEBOOK.observe(text)
-        code = (f"__import__('gdcourse.grader.kernel_side', fromlist=['serve'])"
-                f".serve({text!r})")
-        left = self.deadline - time.monotonic()
         try:
-            if left <= 0:
-                raise KernelGone("timeout")
-            reply = self.rpc(code, self._answer, left)
+            event = step()
         except BaseException as error:
-            self.failure = error
+            self.failure, self.open = error, False
             raise
-        if reply is None:
-            raise CheckFailed("the kernel sent no answer (did the notebook change how cells "
-                              "run?)")
+        if type(event) is not tuple or len(event) != 2 or event[0] not in ("prompt", "done"):
+            raise TypeError(f"the executor returned {event!r}")  # a bug of ours, not the kernel's
+        if event[0] == "done":
+            self.open = False
+        return event
+
+    def _open(self) -> None:
+        code = "__import__('gdcourse.grader.kernel_side', fromlist=['session']).session()"
+        kind, prompt = self._guarded(lambda: self.start(code, self._left()))
+        if kind == "prompt" and prompt == READY_PROMPT:
+            self.open = True
+            return
+        if kind == "prompt":  # not our prompt: whatever asked is answered with the end
+            self.open = True
+            self._end()
+        raise CheckFailed("the kernel sent no answer (did the notebook change how cells run?)")
+
+    def _send(self, text: str) -> tuple:
+        if not self.open:  # the session ended under us (code in the kernel returned early)
+            return "done", None
+        self.round_trips += 1
+        return self._guarded(lambda: self.answer(text, self._left()))
+
+    def request(self, payload: dict) -> dict:
+        """Send one request and return the kernel's reply (a dict of plain data), running the
+        callbacks the kernel asks for meanwhile."""
+        if self.failure is not None:
+            raise self.failure
+        text = wire.dumps(payload)
+        # the digest of the inputs as recorded before sessions (a nested request was sent
+        # wrapped, library callbacks were not described): replays of grades recorded then
+        # still compare equal
+        _NOTEBOOK.observe(wire.dumps({"call": payload}) if self.depth else text)
+        if self.local:
+            text = wire.dumps({**payload, "local": self.local})
+            self.local = {}
+        if not self.open:
+            self._open()
+        event = self._send(text)
+        while True:
+            kind, prompt = event
+            if kind == "done":
+                raise CheckFailed("the kernel sent no answer (did the notebook change how cells "
+                                  "run?)")
+            if prompt.startswith(REPLY_PROMPT):
+                try:
+                    answer = wire.loads(prompt[len(REPLY_PROMPT):])
+                except wire.NotData as error:
+                    raise CheckFailed(f"the kernel's answer was not data ({error})") from None
+                if type(answer) is not dict:
+                    raise CheckFailed("the kernel's answer was not data")
+                return answer
+            if prompt.startswith(CALLBACK_PROMPT):
+                event = self._send(self._run_callback(prompt[len(CALLBACK_PROMPT):]))
+            else:  # the student's own input(): not while graded
+                event = self._send(json.dumps({"error": "this kernel may not ask for input "
+                                                        "while graded"}))
+
+    def _run_callback(self, text: str) -> str:
+        """Run a function the checks passed to the student's code, called there with ``text``
+        (its inputs, as data); the answer is its value as data, or the error it raised."""
         try:
-            answer = wire.loads(reply)
-        except wire.NotData as error:
-            raise CheckFailed(f"the kernel's answer was not data ({error})") from None
-        if type(answer) is not dict:
-            raise CheckFailed("the kernel's answer was not data")
-        return answer
-
-
-_CALLBACK = threading.local()
-
-
-class _Callback:
-    """One function of the grader's, called by the student's code, running in a thread: it
-    posts ("call", request) when it needs the kernel and ("answer", text) when done."""
-
-    def __init__(self, link: KernelLink, request: dict) -> None:
-        self.inbox: queue.Queue = queue.Queue()
-        self.outbox: queue.Queue = queue.Queue()
-        threading.Thread(target=self._run, args=(link, request), daemon=True).start()
-
-    def _run(self, link: KernelLink, request: dict) -> None:
-        _CALLBACK.session = self
-        try:
-            function = link.callbacks[request["callback"]]
-            args, kwargs = wire.decode(request["args"]), wire.decode(request["kwargs"])
+            message = wire.loads(text)
+            if type(message) is not dict or type(message.get("callback")) is not int or \
+                    not 0 <= message["callback"] < len(self.callbacks):
+                raise wire.NotData("malformed request")
+            self.callbacks_run += 1
+            if self.callbacks_run > MAX_CALLBACKS:
+                raise wire.NotData("too many calls")
+            args, kwargs = wire.decode(message.get("args")), wire.decode(message.get("kwargs"))
             if type(args) is not list or type(kwargs) is not dict:
                 raise wire.NotData("malformed call")
-            text = wire.dumps({"value": wire.encode(function(*args, **kwargs),
-                                                    callback=link._register)})
+            self.depth += 1
+            try:
+                value = self.callbacks[message["callback"]](*args, **kwargs)
+            finally:
+                self.depth -= 1
+            return wire.dumps({"value": wire.encode(value, callback=self._register)})
         # The grader's function runs on the student's inputs: whatever it raises goes back to
-        # the student's code as its error, and this thread must answer in every case.
+        # the student's code as its error (a lost kernel stops the conversation instead).
         except Exception as error:  # noqa: BLE001  (any error is the answer, sent as data)
-            text = json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
-        self.outbox.put(("answer", text))
+            if self.failure is not None:
+                raise self.failure from None
+            return json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
+
+    def _end(self) -> None:
+        """End the session: the kernel returns from ``session()`` and is idle again. Prompts
+        it shows instead (code in the kernel may replace the session) are answered with the
+        end, at most a few times; a kernel that does not stop within the cell's budget is
+        gone (restarted by the executor)."""
+        for _ in range(8):
+            if not self.open:
+                return
+            self._send(END)
+        self.failure, self.open = KernelGone("timeout"), False
+        raise self.failure
+
+    def end_cell(self) -> None:
+        """The checks of a cell are done: end the session if one runs."""
+        if self.open and self.failure is None:
+            self._end()
+
+
+END = json.dumps({"end": True})
+
+#: gdcourse's learning problems whose methods the kernel may run itself (see _library_method)
+LOCAL_PROBLEMS = ("LinearRegression", "LogisticRegression")
+LOCAL_METHODS = ("grad", "loss", "loss_and_grad")
+
+
+def _library_method(function: Any) -> list | None:
+    """``[class, method, fields]`` when ``function`` is a method of one of gdcourse's learning
+    problems (``problem.grad``, exactly: class and method from :mod:`gdcourse.data`), else None.
+
+    A training-loop check passes ``problem.grad`` to the student's loop, which calls it once
+    per update: as a callback, every call is a round trip to this process (2-6 ms on a loaded
+    machine), hundreds per notebook. The kernel has the same library code, so the request
+    carries the problem's data (its fields: the inputs ``x``/``X``, ``y``, ``l2``, plain data
+    the check drew, no expected value) and the kernel rebuilds the problem and calls its method
+    itself, with the inputs and the value passed through the wire's encoding as a callback's
+    are (:func:`gdcourse.grader.kernel_side._local_method`), falling back to the callback when
+    it cannot (a kernel without gdcourse.data). This keeps the trust boundary: the method is
+    library code the student has, its data are inputs, and code in the kernel that changes
+    it changes only what the student's loop computes, which is compared here as before. Only
+    this exact list is sent: a check's own function (a closure over hidden code, say) is
+    always a callback."""
+    import dataclasses
+
+    from gdcourse import data
+
+    owner = getattr(function, "__self__", None)
+    name = getattr(function, "__name__", None)
+    kind = type(owner)
+    if kind.__name__ not in LOCAL_PROBLEMS or getattr(data, kind.__name__, None) is not kind \
+            or name not in LOCAL_METHODS or \
+            getattr(function, "__func__", None) is not getattr(kind, name, None):
+        return None
+    try:
+        fields = {field.name: wire.encode(getattr(owner, field.name))
+                  for field in dataclasses.fields(owner)}
+    except (wire.NotData, TypeError):
+        return None
+    return [kind.__name__, name, fields]
 
 
 def _write_back(original: Any, after: Any) -> None:
@@ -433,6 +524,8 @@ class SourceChecks:
         # exception is the result. A KernelGone is raised on below from link.failure.
         except Exception as error:  # noqa: BLE001  (any exception is the cell's failure)
             failure = error
+        with contextlib.suppress(KernelGone):  # then link.failure says so
+            link.end_cell()
         if link.failure is not None:
             raise link.failure
         return failure

@@ -84,6 +84,7 @@ def _resilient_execute_class():
 
         max_restarts = Integer(4, help="Kernel restarts allowed per notebook.").tag(config=True)
         _link = None
+        _poller = None  # (kernel client, poller of its channels, channels by socket)
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", QuickKernelManager)
@@ -158,31 +159,45 @@ def _resilient_execute_class():
                 info = (resources or {}).get("nbgrader", {})
                 self._source_checks = _source_checks(info.get("assignment", ""),
                                                      info.get("notebook", ""))
-                self._link = KernelLink(run_sync(self._async_rpc))
+                self._link = KernelLink(run_sync(self._async_start),
+                                        run_sync(self._async_answer))
                 self._namespace = self._source_checks.namespace(self._link)
             return self._source_checks, self._link, self._namespace
 
-        async def _async_rpc(self, code: str, on_input, seconds: float):
-            """Run ``code`` in the kernel; answer its input() prompts with ``on_input``; return
-            the text of the reply it publishes (kernel_side.MIME) or None. Everything else the
-            kernel sends (prints included) is dropped as it arrives."""
-            import zmq
+        async def _async_start(self, code: str, seconds: float) -> tuple:
+            """Run ``code`` in the kernel (it may ask for input: the checks' conversation, see
+            :class:`gdcourse.grader.check.KernelLink`); return what it does first."""
+            self._session = self.kc.execute(code, silent=False, store_history=False,
+                                            allow_stdin=True, stop_on_error=False)
+            self._session_state = [False, False]  # execute_reply seen, idle status seen
+            return await self._async_next(seconds)
+
+        async def _async_answer(self, text: str, seconds: float) -> tuple:
+            """Answer the kernel's pending input() prompt with ``text``; return what it does
+            next."""
+            self.kc.input(text)
+            return await self._async_next(seconds)
+
+        async def _async_next(self, seconds: float) -> tuple:
+            """The next thing the running code does, within ``seconds``: ``("prompt", text)``
+            when it asks for input, ``("done", None)`` once it has finished (execute_reply and
+            idle status). Everything else the kernel sends (prints included) is dropped as it
+            arrives; a dead kernel or no answer in time raises KernelGone."""
             import zmq.asyncio
 
             from gdcourse.grader.check import KernelGone
-            from gdcourse.grader.kernel_side import MIME
 
-            kc = self.kc
-            msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=True,
-                                stop_on_error=False)
-            channels = {channel.socket: channel for channel in
-                        (kc.shell_channel, kc.iopub_channel, kc.stdin_channel)}
-            poller = zmq.asyncio.Poller()
-            for socket in channels:
-                poller.register(socket, zmq.POLLIN)
+            kc, msg_id, state = self.kc, self._session, self._session_state
+            if self._poller is None or self._poller[0] is not kc:
+                poller = zmq.asyncio.Poller()
+                channels = {channel.socket: channel for channel in
+                            (kc.shell_channel, kc.iopub_channel, kc.stdin_channel)}
+                for socket in channels:
+                    poller.register(socket, zmq.POLLIN)
+                self._poller = (kc, poller, channels)
+            _, poller, channels = self._poller
             deadline = time.monotonic() + seconds
-            reply, replied, idle = None, False, False
-            while not (replied and idle):
+            while not all(state):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise KernelGone("timeout")
@@ -192,25 +207,22 @@ def _resilient_execute_class():
                         raise KernelGone("dead")
                     continue
                 for socket, _ in events:
-                    try:
-                        message = await ensure_async(channels[socket].get_msg(timeout=0))
-                    except Empty:
-                        continue
-                    if message["parent_header"].get("msg_id") != msg_id:
-                        continue
-                    kind = message["msg_type"]
-                    if kind == "input_request":
-                        kc.input(on_input(str(message["content"].get("prompt", ""))))
-                    elif kind == "execute_reply":
-                        replied = True
-                    elif kind == "status" and \
-                            message["content"].get("execution_state") == "idle":
-                        idle = True
-                    elif kind == "display_data":
-                        data = message["content"].get("data", {}).get(MIME)
-                        if isinstance(data, str):
-                            reply = data
-            return reply
+                    while True:  # every message waiting on this socket
+                        try:
+                            message = await ensure_async(channels[socket].get_msg(timeout=0))
+                        except Empty:
+                            break
+                        if message["parent_header"].get("msg_id") != msg_id:
+                            continue
+                        kind = message["msg_type"]
+                        if kind == "input_request":
+                            return "prompt", str(message["content"].get("prompt", ""))
+                        if kind == "execute_reply":
+                            state[0] = True
+                        elif kind == "status" and \
+                                message["content"].get("execution_state") == "idle":
+                            state[1] = True
+            return "done", None
 
         def preprocess_cell(self, cell, resources, index):
             from gdcourse.release import is_check_all
