@@ -124,8 +124,10 @@ def test_student_errors_and_the_graders_errors_cross_as_data(monkeypatch):
             StudentFunction(link, "fails")(3)
         return StudentFunction(link, "calls_back")(grader_function)
 
-    assert _cell(link, checks) == "caught: the function the grader passed failed: KeyError: " \
-                                  "\"the grader's own failure\""
+    # the grader's error crosses by its type only: its message (here "the grader's own
+    # failure"; in a hidden check, perhaps an expected value) never enters the kernel
+    assert _cell(link, checks) == "caught: the function the grader passed failed: KeyError " \
+                                  "(its message stays with the grader)"
     assert link.failure is None and not link.open
 
 
@@ -313,8 +315,8 @@ def test_a_problem_the_kernel_cannot_rebuild_is_a_callback_and_errors_read_the_s
     monkeypatch.setattr(kernel_side, "_local_method", lambda _description: None)  # withheld
     remote = _cell(link, lambda: StudentFunction(link, "bad_batch")(problem.grad))
     assert link.callbacks_run == 1
-    assert local == remote and remote.startswith("the function the grader passed failed: "
-                                                 "ValueError: batch indices must lie in")
+    assert local == remote == ("the function the grader passed failed: ValueError (its "
+                               "message stays with the grader)")
 
 
 def test_only_gdcourse_problems_methods_are_run_in_the_kernel():

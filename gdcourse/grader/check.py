@@ -51,6 +51,13 @@ def visible_part(source: str) -> str:
     return HIDDEN_TESTS.sub("", source)
 
 
+def callback_error(error: BaseException) -> str:
+    """What the student's code is told when a function the checks passed to it raises: the
+    error's type and no message (the message of an error raised in check code could quote an
+    expected value). The kernel's own copy of a problem's method says the same
+    (:func:`gdcourse.grader.kernel_side`), so both routes read alike."""
+    return f"{type(error).__name__} (its message stays with the grader)"
+
 class KernelGone(Exception):
     """The kernel died or did not answer in time while a check was calling into it."""
 
@@ -240,18 +247,23 @@ class KernelLink:
             args, kwargs = wire.decode(message.get("args")), wire.decode(message.get("kwargs"))
             if type(args) is not list or type(kwargs) is not dict:
                 raise wire.NotData("malformed call")
-            self.depth += 1
-            try:
-                value = self.callbacks[message["callback"]](*args, **kwargs)
-            finally:
-                self.depth -= 1
+        # A request that is not one: said back in full (it speaks of the kernel's own text).
+        except Exception as error:  # noqa: BLE001  (any error is the answer, sent as data)
+            return json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
+        self.depth += 1
+        try:
+            value = self.callbacks[message["callback"]](*args, **kwargs)
             return wire.dumps({"value": wire.encode(value, callback=self._register)})
         # The grader's function runs on the student's inputs: whatever it raises goes back to
-        # the student's code as its error (a lost kernel stops the conversation instead).
+        # the student's code as its error (a lost kernel stops the conversation instead), by
+        # its type only: a message raised in check code may hold expected values or check text,
+        # and nothing of a hidden check enters the kernel.
         except Exception as error:  # noqa: BLE001  (any error is the answer, sent as data)
             if self.failure is not None:
                 raise self.failure from None
-            return json.dumps({"error": f"{type(error).__name__}: {str(error)[:200]}"})
+            return json.dumps({"error": callback_error(error)})
+        finally:
+            self.depth -= 1
 
     def _end(self) -> None:
         """End the session: the kernel returns from ``session()`` and is idle again. Prompts
