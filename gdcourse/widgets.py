@@ -469,10 +469,12 @@ class Explorer:
         return (pixels, behind) if background else pixels
 
     def panel_split(self) -> int:
-        """The pixel column just right of the left panel's frame (the left panel has no tick
-        labels on its right): left of it the left panel, right of it the right one."""
+        """The pixel column a quarter inch right of the left panel's frame: left of it the
+        left panel, right of it the right one. The left panel draws nothing on its right but
+        the half of its last x tick label that overhangs the frame (well under a quarter
+        inch); the right panel's y label sits more than half an inch further right."""
         left = self.axes[0].get_position().transformed(self.figure.transFigure)
-        return int(np.ceil(left.x1)) + 3
+        return int(np.ceil(left.x1 + 0.25 * self.figure.dpi))
 
     def frame_pixels(self, values: dict) -> tuple[np.ndarray, np.ndarray]:
         """The live view's picture for control ``values`` (validated), with its background:
