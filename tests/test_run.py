@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from gdcourse.data import (
     LinearRegression,
@@ -18,7 +19,7 @@ from gdcourse.data import (
 )
 from gdcourse.losses import Parabola, Quadratic, Rosenbrock
 from gdcourse.optim import GD, Adam, Momentum
-from gdcourse.run import DivergenceError, minimize, train
+from gdcourse.run import DivergenceError, _finite, minimize, train
 
 
 def test_gd_on_parabola_matches_closed_form_and_prints_worked_example():
@@ -102,6 +103,36 @@ def test_overflow_in_the_loss_itself_is_silent_and_flagged():
     assert trajectory.diverged
     assert trajectory.diverged_at == 1
     assert trajectory.params.tolist() == [1e150]
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+                  elements=st.floats(allow_nan=True, allow_infinity=True)))
+def test_the_finiteness_shortcut_agrees_with_isfinite(array):
+    # a finite sum of squares settles it; an overflowing one (|x| > 1e154) looks entry by entry
+    # (runs ask inside np.errstate(all="ignore"), as here)
+    with np.errstate(all="ignore"):
+        assert _finite(array) == bool(np.isfinite(array).all())
+        assert _finite(array.T) == bool(np.isfinite(array).all())
+
+
+class _Plateau:
+    """A flat loss whose gradient is huge: iterates far beyond 1e154, all finite."""
+
+    def value(self, x):
+        return 1.0
+
+    def grad(self, x):
+        return np.full(np.shape(x), 1e200)
+
+
+def test_huge_finite_iterates_are_not_divergence_but_infinite_ones_are():
+    run = minimize(_Plateau(), [0.0, 0.0], GD(lr=1.0), steps=3)
+    assert not run.diverged
+    assert run.params[:, 0].tolist() == [0.0, -1e200, -2e200, -3e200]
+    assert run.grad_norms[0] == math.inf  # sqrt(2) * 1e200 overflows: the norm says so
+    run = minimize(_Plateau(), [0.0, 0.0], GD(lr=1e110), steps=3)
+    assert run.diverged and run.diverged_at == 1  # 1e310 is inf
 
 
 def test_overflow_to_infinity_is_caught_without_warnings():
