@@ -14,11 +14,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "FLOAT64",
     "as_float_array",
     "check_int",
     "check_number",
     "check_probability",
 ]
+
+FLOAT64 = np.dtype(np.float64)
+"""The float64 dtype: the fast paths of every step compare dtypes to it by identity."""
 
 
 def check_number(
@@ -107,6 +111,8 @@ def as_float_array(name: str, value: Any) -> np.ndarray:
     ...
     TypeError: x0 must be a real number or an array of real numbers, got str '14'
     """
+    if type(value) is np.ndarray and value.dtype.kind == "f":
+        return value  # already one (the case of every step of a run): nothing to look at
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(
             f"{name} must be a real number or an array of real numbers, "

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gdcourse._validate import as_float_array, check_int, check_number
+from gdcourse._validate import FLOAT64, as_float_array, check_int, check_number
 
 __all__ = [
     "LinearRegression",
@@ -133,7 +133,7 @@ class _Problem:
         return np.zeros(self.dim)
 
     def _params(self, params: Any) -> np.ndarray:
-        if type(params) is np.ndarray and params.dtype == np.float64 and params.ndim == 1 \
+        if type(params) is np.ndarray and params.dtype is FLOAT64 and params.ndim == 1 \
                 and params.shape[0] == self._design.shape[1]:
             return params  # the fast path taken at every update of gdcourse.run.train
         array = as_float_array("params", params)

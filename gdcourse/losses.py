@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.polynomial import Polynomial
 
-from gdcourse._validate import as_float_array, check_number
+from gdcourse._validate import FLOAT64, as_float_array, check_number
 
 __all__ = [
     "Beale",
@@ -41,12 +41,9 @@ __all__ = [
 ]
 
 
-_FLOAT64 = np.dtype(np.float64)
-
-
 def _point(x: Any, dim: int, name: str = "x") -> np.ndarray:
     """Check that ``x`` is one point of a ``dim``-dimensional loss and return it as an array."""
-    if type(x) is np.ndarray and x.dtype is _FLOAT64 and x.shape == (dim,):
+    if type(x) is np.ndarray and x.dtype is FLOAT64 and x.shape == (dim,):
         return x  # the common case, at every step of a run
     array = as_float_array(name, x)
     if array.shape != (dim,):

@@ -48,7 +48,7 @@ from typing import Any, ClassVar, NamedTuple, TypeAlias
 
 import numpy as np
 
-from gdcourse._validate import as_float_array, check_number, check_probability
+from gdcourse._validate import FLOAT64, as_float_array, check_number, check_probability
 
 __all__ = [
     "GD",
@@ -137,9 +137,6 @@ HYPERPARAMETER_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 argument; ``betas``' check also returns the pair as floats, which is stored."""
 
 
-_FLOAT64 = np.dtype(np.float64)
-
-
 def _as_float(value: Any) -> Any:
     """A 0-d array or NumPy scalar as a Python float (scalar in, scalar out); others unchanged."""
     return float(value) if isinstance(value, (np.ndarray, np.floating)) else value
@@ -175,7 +172,7 @@ class Optimizer:
     def step(self, x: Params, grad: Params, state: NamedTuple) -> tuple[Params, NamedTuple]:
         """Take one update from parameters ``x`` with gradient ``grad``; return ``(x, state)``."""
         if (type(x) is np.ndarray and type(grad) is np.ndarray and type(state) is self.state_type
-                and x.dtype is _FLOAT64 is grad.dtype and x.shape == grad.shape != ()):
+                and x.dtype is FLOAT64 is grad.dtype and x.shape == grad.shape != ()):
             # The common case, checked cheaply: float64 arrays of one shape, this optimizer's
             # state (every equation keeps the dtype). All other input goes the long way.
             lr = self.lr  # type: ignore[attr-defined]

@@ -126,14 +126,6 @@ def _finite(array: np.ndarray) -> bool:
     return math.isfinite(flat.dot(flat)) or bool(np.isfinite(array).all())
 
 
-def _float_array(name: str, value: Any) -> np.ndarray:
-    """:func:`as_float_array`, with the answer for a floating ndarray (itself) given at once:
-    a run converts every iterate and gradient it is handed."""
-    if type(value) is np.ndarray and value.dtype.kind == "f":
-        return value
-    return as_float_array(name, value)
-
-
 def _acceptable(loss_value: float, limit: float) -> bool:
     """The loss part of the divergence rule: finite and at most ``limit``."""
     return math.isfinite(loss_value) and loss_value <= limit
@@ -184,16 +176,18 @@ def minimize(loss: Any, x0: Any, optimizer: Any, steps: int, *,
         diverged_at = None
         scalar = x.ndim == 0  # then the loss and the optimizer are handed python floats
 
+        def value_at(point):
+            return loss.value(float(point))
+
+        value = value_at if scalar else loss.value
+
         for step in range(1, steps + 1):
             new_x, state = optimizer.step(float(x) if scalar else x,
                                           float(grad) if scalar else grad, state)
-            x = _float_array("x", new_x)
-            if _finite(x):
-                loss_value = float(loss.value(float(x) if scalar else x))
-            else:
-                loss_value = _loss_at(loss.value, x)  # inf or nan, the loss not evaluated
+            x = as_float_array("x", new_x)
+            loss_value = _loss_at(value, x)
             if _acceptable(loss_value, limit):
-                grad = _float_array("grad", loss.grad(float(x) if scalar else x))
+                grad = as_float_array("grad", loss.grad(float(x) if scalar else x))
                 grad_norm = _norm(grad)  # a finite norm means a finite gradient (see _finite)
                 if math.isfinite(grad_norm) or _finite(grad):
                     params.append(x)
