@@ -33,16 +33,20 @@ def plain_gd(x, grads, lr=1e-3):
     return x
 
 
-def plain_momentum(x, grads, lr=1e-3, mu=0.9, nesterov=False):
+def plain_momentum(x, grads, lr=1e-3, mu=0.9, tau=0.0):
     b = None
     for g in grads:
-        b = g.copy() if b is None else mu * b + g
-        x = x - lr * (g + mu * b) if nesterov else x - lr * b
+        b = g.copy() if b is None else mu * b + (1 - tau) * g  # the class's equation, dampening τ
+        x = x - lr * b
     return x
 
 
-def plain_nesterov(x, grads):
-    return plain_momentum(x, grads, nesterov=True)
+def plain_nesterov(x, grads, lr=1e-3, mu=0.9):
+    b = None
+    for g in grads:
+        b = g.copy() if b is None else mu * b + g  # torch's Nesterov has no dampening
+        x = x - lr * (g + mu * b)
+    return x
 
 
 def plain_adagrad(x, grads, lr=1e-2, eps=1e-10):

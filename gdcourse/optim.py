@@ -171,7 +171,7 @@ class Optimizer:
 
     def step(self, x: Params, grad: Params, state: NamedTuple) -> tuple[Params, NamedTuple]:
         """Take one update from parameters ``x`` with gradient ``grad``; return ``(x, state)``."""
-        if (type(x) is np.ndarray and type(grad) is np.ndarray and type(state) is self.state_type
+        if (type(x) is type(grad) is np.ndarray and type(state) is self.state_type
                 and x.dtype is FLOAT64 is grad.dtype and x.shape == grad.shape != ()):
             # The common case, checked cheaply: float64 arrays of one shape, this optimizer's
             # state (every equation keeps the dtype). All other input goes the long way.

@@ -12,6 +12,7 @@ from conftest import ROOT
 
 from benchmarks import _per_call, chapters, grading
 from benchmarks.__main__ import GROUPS, print_table
+from gdcourse import optim
 
 
 def test_linearity_is_one_for_a_fixed_cost_plus_a_constant_cost_per_notebook():
@@ -71,6 +72,16 @@ def test_plain_lines_are_the_same_equations_as_the_optimizer(name):
     x, grads = rng.normal(size=5), rng.normal(size=(30, 5))
     assert _per_call.ours(optimizer, x, grads).tobytes() == plain(x, grads).tobytes()
     assert not np.array_equal(plain(x, grads), x)  # and it moved
+
+
+def test_plain_momentum_writes_the_dampened_equation_the_class_prints():
+    # b = mu * b + (1 - tau) * g, as Momentum's source shows it: with tau = 0 the factor is
+    # exactly 1, so the default comparison costs the same operations on both sides
+    rng = np.random.default_rng(4)
+    x, grads = rng.normal(size=5), rng.normal(size=(30, 5))
+    ours = _per_call.ours(optim.Momentum(dampening=0.3), x, grads)
+    assert ours.tobytes() == _per_call.plain_momentum(x, grads, tau=0.3).tobytes()
+    assert not np.array_equal(ours, _per_call.plain_momentum(x, grads))
 
 
 @pytest.mark.parametrize("name", ["GD", "Adam"])
