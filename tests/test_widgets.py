@@ -302,6 +302,7 @@ def test_static_rows_show_the_static_values():
     assert "lr = 2.05: the loss grew" in alt
 
 
+@pytest.mark.slow  # builds the lr explorer's interactive view twice (seconds)
 def test_display_gives_fallback_or_live_view(monkeypatch):
     explorer = lr_explorer()
     monkeypatch.setenv("GDCOURSE_STATIC", "1")
@@ -323,6 +324,7 @@ def test_display_gives_fallback_or_live_view(monkeypatch):
     assert "<img" in lr_explorer(static=True)._repr_mimebundle_()["text/html"]
 
 
+@pytest.mark.slow  # builds the momentum explorer's interactive view (seconds)
 def test_without_ipywidgets_the_fallback_is_shown(monkeypatch):
     import sys
 
@@ -501,6 +503,7 @@ def expected_drawing(name: str, live) -> list[np.ndarray]:
     return drawn
 
 
+@pytest.mark.slow  # reruns every control state of each drawn view live (4-7 s per view)
 @pytest.mark.parametrize("name", DRAWN_VIEWS)
 def test_drawn_view_data_is_what_the_live_widget_runs(name):
     """Every drawn path and curve is the live widget's run for the same control values (to the
@@ -566,6 +569,7 @@ def diverging_settings(explorer, view) -> list[dict]:
     return found
 
 
+@pytest.mark.slow  # builds each drawn view (the first test to ask for one: 4-8 s)
 @pytest.mark.parametrize("name", DRAWN_VIEWS)
 def test_drawn_view_backgrounds_are_the_live_picture(name):
     """Under the browser's paths, the page stacks a background per panel and a foreground:
@@ -603,6 +607,7 @@ def test_drawn_view_backgrounds_are_the_live_picture(name):
         assert np.abs(picture[..., :3][opaque].astype(int) - expected[opaque]).mean() < 4
 
 
+@pytest.mark.slow  # builds the race's view (4-7 s)
 def test_comparison_view_has_every_control_of_the_live_widget():
     """The static race mirrors the live widget: the same controls, in the same order, with the
     same labels, and each slider's values inside its range and including its default."""
@@ -718,6 +723,7 @@ def test_view_frames_are_what_the_live_widget_draws(name):
         assert np.array_equal(opaque, np.any(expected != background, axis=-1))
 
 
+@pytest.mark.slow  # builds every explorer's view (1-7 s each)
 @pytest.mark.parametrize("name", list(BOOK_EXPLORERS))
 def test_view_is_self_contained_accessible_and_within_budget(name):
     explorer, view = book_view(name)
@@ -800,6 +806,7 @@ def test_view_grids_put_the_transitions_on_frames():
     assert sizes == sorted(set(sizes))
 
 
+@pytest.mark.slow  # builds the lr explorer's view
 def test_view_frames_follow_the_control_values():
     explorer, view = book_view("lr")
     lrs = explorer.view_controls()[0].values
