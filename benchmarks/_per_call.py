@@ -4,7 +4,9 @@ A step of ``gdcourse.optim`` against the same equations written as plain NumPy l
 (no class, no checks, no state tuple), and against ``torch.optim`` on the 2-parameter problems
 when torch is installed (one thread; the gradient is assigned to ``.grad`` before each step,
 as a training loop does). Both run the same chained steps on the same precomputed gradients, side
-by side, and the figure is the median over repeated runs of ``STEPS`` steps.
+by side, and the figure is the median over repeated runs of ``STEPS`` steps; the NumPy variants
+are timed in the same interleaved rounds (:func:`~benchmarks._timing.interleaved_median_seconds`),
+torch on its own just after.
 Targets: ≤ 1.5x the plain lines at every size; ≥ 3x faster than torch.optim at 2 parameters.
 
 Beside the ratio, ``interface_floor_ratio`` (information, no target) is the ratio that the plain
@@ -13,13 +15,15 @@ lines would reach if each step were one bare Python call returning a fresh state
 itself, with no argument checks. For an update of two NumPy operations on a 2-vector (GD) this
 floor alone is about 1.4-1.5x, so the 1.5x target cannot hold there with any check of the
 arguments; for updates of four or more operations the floor is well below it.
+``unchecked_ratio`` (information) times the same steps through the update itself
+(:func:`unchecked`), without the argument check and learning-rate lookup of ``step``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmarks._timing import median_seconds, row
+from benchmarks._timing import interleaved_median_seconds, median_seconds, row
 from gdcourse import optim
 
 SIZES = (2, 100, 10_000)
@@ -129,6 +133,17 @@ def ours(optimizer, x, grads):
     return x
 
 
+def unchecked(optimizer, x, grads):
+    """The same steps through the optimizer's update itself, ``_update(x, g, state, lr)``, with
+    none of what :meth:`~gdcourse.optim.Optimizer.step` adds (the argument check, the
+    learning-rate lookup and one call): what a step would cost without checking its input.
+    Information for the owner's choice on GD's target, no target of its own."""
+    state, lr = optimizer.init(x), optimizer.lr
+    for g in grads:
+        x, state = optimizer._update(x, g, state, lr)
+    return x
+
+
 def interface_floor(optimizer, x, grads):
     """A function timing what any ``step(x, g, state) -> (x, state)`` interface costs per step
     on top of the arithmetic: one Python call that takes the arguments and returns the same
@@ -187,12 +202,18 @@ def run(repeats: int = 15) -> list[dict]:
             if actual.tobytes() != expected.tobytes():  # the same equations, or no comparison
                 raise AssertionError(f"{name}: plain lines and gdcourse.optim disagree")
             gradients = list(grads)
-            our_s = median_seconds(lambda o=optimizer, x=x, g=gradients: ours(o, x, g),
-                                   repeats=repeats) / STEPS
-            plain_s = median_seconds(lambda p=plain, x=x, g=gradients: p(x, g),
-                                     repeats=repeats) / STEPS
-            floor_s = median_seconds(interface_floor(optimizer, x, gradients),
-                                     repeats=repeats) / STEPS
+            runs = {
+                "ours": lambda o=optimizer, x=x, g=gradients: ours(o, x, g),
+                "plain": lambda p=plain, x=x, g=gradients: p(x, g),
+                "floor": interface_floor(optimizer, x, gradients),
+                "unchecked": lambda o=optimizer, x=x, g=gradients: unchecked(o, x, g),
+            }
+            seconds = {name: total / STEPS for name, total in
+                       interleaved_median_seconds(runs, repeats=repeats).items()}
+            our_s, plain_s, floor_s = seconds["ours"], seconds["plain"], seconds["floor"]
+            unchecked_s = seconds["unchecked"]
+            # torch on its own: its 100-fold longer runs would evict the others' code and data
+            # from the caches between their samples, which a training loop never does
             torch_fn = torch_run(torch_name, torch_kwargs, x, grads) if size == 2 else None
             torch_s = (None if torch_fn is None
                        else median_seconds(torch_fn, repeats=repeats) / STEPS)
@@ -203,6 +224,7 @@ def run(repeats: int = 15) -> list[dict]:
                 ok=verdict(our_s / plain_s, speedup),
                 plain_us=plain_s * 1e6, ratio_vs_plain=our_s / plain_s,
                 interface_floor_ratio=(plain_s + floor_s) / plain_s,
+                unchecked_ratio=unchecked_s / plain_s,
                 torch_us=None if torch_s is None else torch_s * 1e6,
                 torch_over_ours=speedup,
             ))

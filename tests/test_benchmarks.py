@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from benchmarks import _per_call, chapters, grading
+from benchmarks import _per_call, _timing, chapters, grading
 from benchmarks.__main__ import GROUPS, print_table
 from gdcourse import optim
 
@@ -84,6 +84,19 @@ def test_plain_momentum_writes_the_dampened_equation_the_class_prints():
     assert not np.array_equal(ours, _per_call.plain_momentum(x, grads))
 
 
+@pytest.mark.parametrize("name", sorted(_per_call.CASES))
+def test_unchecked_steps_are_the_checked_steps_without_the_check(name):
+    # the same update, bit for bit, and a wrong shape is no longer caught: what the check buys
+    optimizer = _per_call.CASES[name][0]
+    rng = np.random.default_rng(5)
+    x, grads = rng.normal(size=4), list(rng.normal(size=(10, 4)))
+    assert (_per_call.unchecked(optimizer, x, grads).tobytes()
+            == _per_call.ours(optimizer, x, grads).tobytes())
+    with pytest.raises(ValueError, match="grad must have the shape of x"):
+        _per_call.ours(optimizer, x, [np.ones(1)])
+    assert _per_call.unchecked(optimizer, x, [np.ones(1)]).shape == x.shape  # broadcast, silently
+
+
 @pytest.mark.parametrize("name", ["GD", "Adam"])
 def test_interface_floor_does_no_arithmetic_and_builds_the_optimizers_state(name):
     # the floor times a call and a fresh state tuple per step, nothing of the update itself
@@ -129,6 +142,7 @@ def test_per_call_rows_report_ratios_and_their_verdicts(monkeypatch):
             assert r["torch_over_ours"] == pytest.approx(r["torch_us"] / r["value"])
         assert r["ok"] == _per_call.verdict(r["ratio_vs_plain"], r["torch_over_ours"])
         assert r["interface_floor_ratio"] > 1.0  # plain lines plus a call cost more than the lines
+        assert r["unchecked_ratio"] > 0
 
 
 # ------------------------------------------------------------------------------- chapters
@@ -149,3 +163,20 @@ def test_a_chapter_runs_in_a_fresh_kernel_and_is_measured():
     seconds, cpu_seconds, megabytes = chapters._run(path)
     assert 0 < cpu_seconds < seconds  # the kernel's own work, inside the wall time
     assert 50 < megabytes < 2000
+
+
+def test_interleaved_timing_runs_every_function_once_per_round():
+    # side by side in time: a, b, a, b, ... after the warm-up rounds, one median per function
+    calls = []
+    medians = _timing.interleaved_median_seconds(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4
+    assert set(medians) == {"a", "b"} and all(seconds >= 0 for seconds in medians.values())
+
+
+def test_interleaved_timing_medians_follow_each_functions_cost():
+    import time
+
+    medians = _timing.interleaved_median_seconds(
+        {"short": lambda: None, "long": lambda: time.sleep(0.005)}, repeats=5, warmup=0)
+    assert medians["long"] >= 0.005 > medians["short"]
