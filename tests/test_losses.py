@@ -285,3 +285,30 @@ def test_saddle_has_no_minimum():
 def test_bad_arguments(build, error, message):
     with pytest.raises(error, match=message):
         build()
+
+
+def _beale_by_the_sums(x, y):
+    # the docstring's formulas, summed over k as written: r_k = c_k - x + x y^k
+    constants = (1.5, 2.25, 2.625)
+    residuals = [c - x + x * y**k for k, c in enumerate(constants, start=1)]
+    value = sum(r**2 for r in residuals)
+    dx = sum(2 * r * (y**k - 1) for k, r in enumerate(residuals, start=1))
+    dy = sum(2 * r * k * x * y ** (k - 1) for k, r in enumerate(residuals, start=1))
+    return value, dx, dy
+
+
+@given(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3))
+def test_beale_is_its_docstring_sums_bit_for_bit(x, y):
+    # written out term by term for speed, the same numbers as the sums over k (signed zeros too)
+    value, dx, dy = _beale_by_the_sums(np.float64(x), np.float64(y))
+    point = np.array([x, y])
+    assert np.float64(Beale()(point)).tobytes() == np.float64(value).tobytes()
+    assert Beale().grad(point).tobytes() == np.array([dx, dy]).tobytes()
+
+
+def test_beale_values_on_a_grid_are_its_docstring_sums():
+    grid = np.stack(np.meshgrid(np.linspace(-4.5, 4.5, 41), np.linspace(-4.5, 4.5, 41)), -1)
+    grid[0, 0] = [3.0, 0.5]  # the minimum, where the gradient is exactly zero
+    value, *_ = _beale_by_the_sums(grid[..., 0], grid[..., 1])
+    assert Beale().values(grid).tobytes() == value.tobytes()
+    assert Beale().grad([3.0, 0.5]).tobytes() == np.zeros(2).tobytes()  # +0, not -0
