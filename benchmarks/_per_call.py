@@ -137,7 +137,8 @@ def unchecked(optimizer, x, grads):
     """The same steps through the optimizer's update itself, ``_update(x, g, state, lr)``, with
     none of what :meth:`~gdcourse.optim.Optimizer.step` adds (the argument check, the
     learning-rate lookup and one call): what a step would cost without checking its input.
-    Information for the owner's choice on GD's target, no target of its own."""
+    Information for the owner's choice on GD's target, no target of its own. Every case of
+    :data:`CASES` has a constant learning rate, which is passed as it is."""
     state, lr = optimizer.init(x), optimizer.lr
     for g in grads:
         x, state = optimizer._update(x, g, state, lr)
@@ -208,7 +209,7 @@ def run(repeats: int = 15) -> list[dict]:
                 "floor": interface_floor(optimizer, x, gradients),
                 "unchecked": lambda o=optimizer, x=x, g=gradients: unchecked(o, x, g),
             }
-            seconds = {name: total / STEPS for name, total in
+            seconds = {variant: total / STEPS for variant, total in
                        interleaved_median_seconds(runs, repeats=repeats).items()}
             our_s, plain_s, floor_s = seconds["ours"], seconds["plain"], seconds["floor"]
             unchecked_s = seconds["unchecked"]
