@@ -9,14 +9,8 @@ from collections.abc import Callable
 
 def median_seconds(function: Callable[[], object], *, repeats: int = 15, warmup: int = 2) -> float:
     """Median wall time of ``function()`` over ``repeats`` runs after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return interleaved_median_seconds({"function": function}, repeats=repeats,
+                                      warmup=warmup)["function"]
 
 
 def interleaved_median_seconds(functions: dict[str, Callable[[], object]], *, repeats: int = 15,
